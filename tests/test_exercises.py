@@ -1,0 +1,64 @@
+"""Exercise checks against the hidden solutions in the chapters, so the two cannot drift."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import cxrlab.exercises as exercises
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+SOLUTION = re.compile(r"(`{3,})\{admonition\} Solution\n(.*?)\n\1", re.S)
+CODE = re.compile(r"```python\n(.*?)\n```", re.S)
+
+
+def solution_snippets():
+    """Every ```python block inside a Solution admonition that calls check(...)."""
+    found = []
+    for path in sorted(BOOK.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            text = "".join(cell["source"])
+            for match in SOLUTION.finditer(text):
+                for code in CODE.findall(match.group(2)):
+                    if "check(" in code:
+                        found.append((path.stem, code))
+    return found
+
+
+SNIPPETS = solution_snippets()
+
+
+def test_every_stored_answer_has_a_solution_that_uses_it():
+    used = set()
+    for _, code in SNIPPETS:
+        used.update(re.findall(r'check\("([^"]+)"', code))
+    assert used == set(exercises.ANSWERS), "stale or missing entries in cxrlab.exercises.ANSWERS"
+
+
+@pytest.mark.parametrize("chapter,code", SNIPPETS, ids=[f"{c}-{i}" for i, (c, _) in enumerate(SNIPPETS)])
+def test_hidden_solution_passes_its_check(chapter, code, monkeypatch):
+    results = []
+    real_check = exercises.check
+
+    def recording_check(exercise, answer, **kwargs):
+        results.append((exercise, real_check(exercise, answer, quiet=True)))
+        return results[-1][1]
+
+    monkeypatch.setattr(exercises, "check", recording_check)
+    exec(compile(code, f"<{chapter} solution>", "exec"), {})
+    assert results and all(ok for _, ok in results), results
+
+
+def test_wrong_answers_are_rejected_without_revealing(capsys):
+    assert exercises.check("ch01.2", 1791) is False
+    out = capsys.readouterr().out
+    assert "not yet" in out and "1792" not in out
+    assert exercises.check("ch01.1", [1, 8, 31, 31], quiet=True)  # list or tuple both fine
+    assert exercises.check("ch01.2", 1792.0, quiet=True)
+    with pytest.raises(KeyError, match="no check for exercise"):
+        exercises.check("ch99.9", 1)
+    with pytest.raises(TypeError, match="give an int"):
+        exercises.check("ch01.2", {1: 2})
