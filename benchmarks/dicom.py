@@ -10,7 +10,6 @@ tags), so a ratio below 1 is the price of doing it right; the note says what eac
 from __future__ import annotations
 
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cxrlab.data import describe_source  # noqa: E402
 from cxrlab.data.paths import MNIST_FILES, cifar10_present, dataset_dir, mnist_present  # noqa: E402
-from data_scripts.download import ChecksumError, DownloadError, download_first  # noqa: E402
 from data_scripts import mnist_wheel  # noqa: E402
+from data_scripts.download import ChecksumError, DownloadError, download_first  # noqa: E402
 
 MNIST_MIRRORS = [
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

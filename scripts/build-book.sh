@@ -7,7 +7,8 @@ bash scripts/setup-env.sh
 echo "[book] fetching data (mirrors first, verified fallbacks; missing sets use stand-ins)"
 .venv/bin/python data_scripts/fetch.py all || true
 .venv/bin/python data_scripts/fetch.py --list
+bash scripts/vendor_mathjax.sh
 export CXRLAB_PROGRESS=0 MPLBACKEND=Agg
 start=$(date +%s)
-.venv/bin/jupyter-book build . --keep-going "$@"
+.venv/bin/jupyter-book build . -W --keep-going "$@"
 echo "[book] built _build/html/index.html in $(( $(date +%s) - start )) s"

@@ -95,7 +95,8 @@ def load_cifar10(*, n_train: int | None = None, val_size: int | float = 0.1, siz
     fashion = fashion_mnist_folder()
     if source != "standin" and cifar10_present(folder):
         train_x, train_y, test_x, test_y = _read_cifar_folder(folder)
-        name, described, standin, classes = "CIFAR-10", f"CIFAR-10 from {read_source_note(folder) or folder}", False, CIFAR10_CLASSES
+        name, standin, classes = "CIFAR-10", False, CIFAR10_CLASSES
+        described = f"CIFAR-10 from {read_source_note(folder) or folder}"
     elif source == "real":
         raise FileNotFoundError(f"CIFAR-10 is not in {folder}; {FETCH_HINT} (or set CXRLAB_DATA)")
     elif fashion is not None:
