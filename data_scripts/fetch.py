@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cxrlab.data import describe_source  # noqa: E402
 from cxrlab.data.paths import MNIST_FILES, cifar10_present, dataset_dir, mnist_present  # noqa: E402
-from data_scripts import mnist_wheel  # noqa: E402
+from data_scripts import mnist_wheel, nih_table  # noqa: E402
+from data_scripts.chest import fetch_chest  # noqa: E402
 from data_scripts.download import ChecksumError, DownloadError, download_first  # noqa: E402
 
 MNIST_MIRRORS = [
@@ -74,7 +75,12 @@ def fetch_cifar10(timeout: float, urls: list[str] | None = None) -> str:
     return source
 
 
-FETCHERS = {"mnist": fetch_mnist, "cifar10": fetch_cifar10}
+def fetch_nih14(timeout: float) -> str:
+    """NIH ChestX-ray14's metadata table (no images), from the torchxrayvision wheel, verified."""
+    return f"NIH ChestX-ray14 table at {nih_table.fetch(timeout=max(timeout, 15.0))}"
+
+
+FETCHERS = {"mnist": fetch_mnist, "cifar10": fetch_cifar10, "chest": fetch_chest, "nih14": fetch_nih14}
 
 
 def list_sets() -> None:

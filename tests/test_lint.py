@@ -27,7 +27,8 @@ def test_python_sources_are_ruff_clean():
 
 def test_notebook_code_cells_are_ruff_clean():
     notebooks = sorted(str(p.relative_to(REPO)) for p in (REPO / "book").glob("*.ipynb"))
-    result = subprocess.run([_tool("nbqa"), "ruff", *notebooks, "--output-format", "concise"],
+    # line length is not enforced in notebooks: teaching cells hold prose-like f-strings
+    result = subprocess.run([_tool("nbqa"), "ruff", *notebooks, "--output-format", "concise", "--ignore", "E501"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 

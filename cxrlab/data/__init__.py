@@ -6,12 +6,14 @@ real sets with ``python data_scripts/fetch.py``.
 """
 
 from .bundle import DataBundle, images_to_tensor, stratified_split, subsample
+from .chest import ChestBundle, chest_source, load_chest, patient_split
 from .cifar import CIFAR10_CLASSES, FASHION_CLASSES, cifar10_source, load_cifar10, synthetic_shapes
 from .digits import DIGIT_CLASSES, load_mnist, mnist_source
 from .idx import read_idx, write_idx
+from .nih_table import nih_source
 from .paths import DATA_ENV, data_dir, dataset_dir
 
-_SOURCES = {"mnist": mnist_source, "cifar10": cifar10_source}
+_SOURCES = {"mnist": mnist_source, "cifar10": cifar10_source, "chest": chest_source, "nih14": nih_source}
 
 
 def register_source(name: str, describe) -> None:
@@ -32,4 +34,5 @@ __all__ = [
     "CIFAR10_CLASSES", "FASHION_CLASSES", "DIGIT_CLASSES", "cifar10_source", "load_cifar10",
     "synthetic_shapes", "load_mnist", "mnist_source", "read_idx", "write_idx", "DATA_ENV",
     "data_dir", "dataset_dir", "describe_source", "register_source",
+    "ChestBundle", "chest_source", "load_chest", "patient_split",
 ]

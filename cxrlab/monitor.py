@@ -1,0 +1,195 @@
+"""Drift monitoring after deployment: has the stream stopped looking like validation?
+
+A ``DriftMonitor`` keeps the validation-time distribution of a few numbers per image (the
+predicted probability of a finding, a simple image statistic such as mean intensity) as
+its baseline. It cuts the deployment stream into windows and compares each window with
+the baseline by a two-sample Kolmogorov-Smirnov test (Massey 1951; the test Rabanser et
+al. 2019 found hard to beat) and the population stability index (PSI). A window raises an
+alert when a p-value falls below ``alpha`` divided by the number of monitored features
+(Bonferroni), so on a stable stream each window alerts with probability at most ``alpha``.
+
+``cusum`` is Page's (1954) cumulative-sum detector of a shift in the mean, sample by sample.
+
+A baseline of identical values has no spread: every test against it is meaningless (and
+a z-score divides by zero), so it is rejected with an error rather than monitored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ks_2samp
+
+from .calibrate import ArrayLike
+
+
+def _check_baseline(name: str, values: ArrayLike, min_distinct: int, min_size: int) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if len(v) < min_size:
+        raise ValueError(f"baseline {name!r} has {len(v)} values; use at least {min_size} "
+                         "(the validation predictions of the deployed model)")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"baseline {name!r} contains NaN or infinity")
+    distinct = len(np.unique(v))
+    if np.std(v) == 0 or distinct < min_distinct:
+        raise ValueError(f"baseline {name!r} is degenerate ({distinct} distinct value(s), std "
+                         f"{np.std(v):.3g}): a baseline needs the spread of real validation outputs, "
+                         "not a constant such as [0.15] * 1000")
+    return v
+
+
+def population_stability_index(expected: ArrayLike, actual: ArrayLike, bins: int = 10) -> float:
+    """PSI = sum_b (a_b - e_b) ln(a_b / e_b) over ``bins`` quantile bins of ``expected``.
+
+    Common reading: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 large shift. Empty bins
+    are given a proportion of 1e-4 so the logarithm stays finite.
+    """
+    e = np.asarray(expected, dtype=np.float64).ravel()
+    a = np.asarray(actual, dtype=np.float64).ravel()
+    if len(e) < bins or len(a) == 0:
+        raise ValueError(f"need at least {bins} expected values and one actual value, got {len(e)} and {len(a)}")
+    edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 3:
+        raise ValueError("expected values have too little spread to form quantile bins")
+    inner = edges[1:-1]
+    pe = np.bincount(np.searchsorted(inner, e, side="right"), minlength=len(edges) - 1) / len(e)
+    pa = np.bincount(np.searchsorted(inner, a, side="right"), minlength=len(edges) - 1) / len(a)
+    pe, pa = np.clip(pe, 1e-4, None), np.clip(pa, 1e-4, None)
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
+class DriftMonitor:
+    """Windowed KS tests of a prediction/input stream against a validation baseline.
+
+    ``baseline``: mapping (or DataFrame) feature name -> validation values. ``window``:
+    images per window; ``step``: images between window starts (default ``window``, i.e.
+    non-overlapping windows, so each stable window false-alarms with probability <= alpha).
+    """
+
+    def __init__(self, baseline: Mapping[str, ArrayLike] | pd.DataFrame, *, window: int = 200,
+                 step: int | None = None, alpha: float = 0.01, psi_bins: int = 10,
+                 min_distinct: int = 10, min_size: int = 50):
+        if isinstance(baseline, pd.DataFrame):
+            baseline = {c: baseline[c].to_numpy() for c in baseline.columns}
+        if not baseline:
+            raise ValueError("baseline must name at least one feature, e.g. {'prob': val_probs}")
+        self.baseline = {k: _check_baseline(k, v, min_distinct, min_size) for k, v in baseline.items()}
+        if window < 20:
+            raise ValueError(f"window must hold at least 20 images for a KS test to have power, got {window}")
+        self.window = int(window)
+        self.step = int(step or window)
+        if self.step < 1:
+            raise ValueError(f"step must be a positive number of images, got {step}")
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha is the per-window false-alarm rate, in (0, 1); got {alpha}")
+        self.alpha = float(alpha)
+        self.psi_bins = int(psi_bins)
+
+    @property
+    def features(self) -> list[str]:
+        """Names of the monitored features."""
+        return list(self.baseline)
+
+    def check(self, window: Mapping[str, ArrayLike] | pd.DataFrame) -> list[dict]:
+        """Test one window: per feature the KS statistic, p-value, PSI and ``alert`` (bool)."""
+        results = []
+        level = self.alpha / len(self.baseline)
+        for name, base in self.baseline.items():
+            if name not in window:
+                raise KeyError(f"the window lacks monitored feature {name!r}; it has {list(window)}")
+            values = np.asarray(window[name], dtype=np.float64).ravel()
+            test = ks_2samp(base, values)
+            results.append({
+                "feature": name, "ks_statistic": float(test.statistic), "p_value": float(test.pvalue),
+                "psi": population_stability_index(base, values, self.psi_bins),
+                "alert": bool(test.pvalue < level),
+            })
+        return results
+
+    def run(self, stream: pd.DataFrame, time_column: str | None = None) -> pd.DataFrame:
+        """Slide over ``stream`` (rows in arrival order) and test every full window.
+
+        Returns one row per (window, feature): ``window_start`` and ``window_end``
+        (row positions, end exclusive), ``time`` (value of ``time_column`` at the window's
+        last row, or its position), and the columns of ``check``.
+        """
+        missing = [f for f in self.baseline if f not in stream.columns]
+        if missing:
+            raise KeyError(f"stream lacks monitored column(s) {missing}; it has {list(stream.columns)}")
+        if time_column is not None and time_column not in stream.columns:
+            raise KeyError(f"time_column {time_column!r} is not a column of the stream")
+        if len(stream) < self.window:
+            raise ValueError(f"the stream has {len(stream)} rows, fewer than one window ({self.window})")
+        rows = []
+        for start in range(0, len(stream) - self.window + 1, self.step):
+            end = start + self.window
+            chunk = stream.iloc[start:end]
+            when = chunk[time_column].iloc[-1] if time_column else end - 1
+            for result in self.check(chunk):
+                rows.append({"window_start": start, "window_end": end, "time": when, **result})
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        return (f"DriftMonitor(features={self.features}, window={self.window}, step={self.step}, "
+                f"alpha={self.alpha:g})")
+
+
+@dataclass
+class DelayReport:
+    """When a monitor first alerted after a change, and how often it cried wolf before it."""
+
+    change_at: int
+    first_alert_end: int | None
+    delay: int | None
+    false_alarm_windows: int
+    stable_windows: int
+
+    @property
+    def false_alarm_rate(self) -> float:
+        """Fraction of windows entirely before the change that alerted."""
+        return self.false_alarm_windows / self.stable_windows if self.stable_windows else float("nan")
+
+
+def alert_delay(results: pd.DataFrame, change_at: int) -> DelayReport:
+    """Delay (in images) from the change at row ``change_at`` to the end of the first alerting window.
+
+    Only windows that contain post-change images count as detections; alerts in windows
+    ending at or before ``change_at`` are false alarms. ``delay`` is None if none alerted.
+    """
+    if results.empty or not {"window_start", "window_end", "alert"} <= set(results.columns):
+        raise ValueError("results must be the output of DriftMonitor.run")
+    per_window = results.groupby(["window_start", "window_end"], as_index=False)["alert"].any()
+    before = per_window[per_window["window_end"] <= change_at]
+    after = per_window[(per_window["window_end"] > change_at) & per_window["alert"]]
+    first = int(after["window_end"].min()) if len(after) else None
+    return DelayReport(change_at, first, None if first is None else first - change_at,
+                       int(before["alert"].sum()), int(len(before)))
+
+
+def cusum(values: ArrayLike, baseline: ArrayLike, *, k: float = 0.5, h: float = 8.0) -> tuple[np.ndarray, int | None]:
+    """Two-sided CUSUM (Page 1954) of a stream standardised by the baseline's mean and std.
+
+    S+_t = max(0, S+_{t-1} + z_t - k), S-_t likewise for -z_t; an alarm is raised at the
+    first t where either exceeds ``h``. ``k`` (in baseline standard deviations) is half the
+    shift you want to catch; larger ``h`` gives fewer false alarms and a longer delay.
+    Returns (max(S+, S-) per sample, index of the first alarm or None).
+    """
+    base = _check_baseline("baseline", baseline, 2, 2)
+    z = (np.asarray(values, dtype=np.float64).ravel() - base.mean()) / base.std()
+    if k < 0 or h <= 0:
+        raise ValueError(f"need k >= 0 and h > 0, got k={k}, h={h}")
+    up = down = 0.0
+    stat = np.empty(len(z))
+    first = None
+    for t, zt in enumerate(z):
+        up, down = max(0.0, up + zt - k), max(0.0, down - zt - k)
+        stat[t] = max(up, down)
+        if first is None and stat[t] > h:
+            first = t
+    return stat, first
+
+
+__all__ = ["DriftMonitor", "DelayReport", "alert_delay", "population_stability_index", "cusum"]

@@ -1,0 +1,88 @@
+"""cxrlab.features: filter statistics, filter grids, activations, cached features, class subsets."""
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import TensorDataset
+
+from cxrlab import features
+from cxrlab.features import activations, cache_features, class_subset, filter_grid, filter_statistics
+
+matplotlib.use("Agg")
+
+
+def test_sample_photo_is_a_real_colour_photograph():
+    photo = features.sample_photo("china.jpg", size=100)
+    assert photo.shape == (1, 3, 100, 150)  # 427 x 640 keeps its aspect ratio
+    assert 0.0 <= photo.min() and photo.max() <= 1.0
+    assert (photo[0, 0] - photo[0, 1]).abs().mean() > 0.01  # channels differ: a colour image
+    with pytest.raises(ValueError, match="china.jpg"):
+        features.sample_photo("missing.jpg")
+
+
+def test_filter_statistics_known_values():
+    torch.manual_seed(0)
+    noise = torch.randn(256, 3, 11, 11)
+    stats = filter_statistics(noise)
+    assert abs(stats["colour"].mean() - 2 / 3) < 0.02      # independent channels: 2/3
+    assert abs(stats["smoothness"].mean()) < 0.03          # noise: no neighbour correlation
+    ramp = torch.linspace(-1, 1, 11).repeat(11, 1)         # a smooth horizontal ramp (an edge)
+    grey_edge = ramp.expand(1, 3, 11, 11)
+    edge_stats = filter_statistics(grey_edge)
+    assert edge_stats["colour"][0] < 1e-9                  # same in every channel
+    assert edge_stats["smoothness"][0] > 0.5
+    red_minus_green = torch.zeros(1, 3, 3, 3)
+    red_minus_green[0, 0], red_minus_green[0, 1] = 1.0, -1.0
+    assert filter_statistics(red_minus_green)["colour"][0] == pytest.approx(1.0)
+    np.testing.assert_allclose(filter_statistics(nn.Conv2d(3, 4, 3))["norm"].shape, (4,))
+    with pytest.raises(ValueError, match="out, in, kH, kW"):
+        filter_statistics(torch.zeros(3, 3))
+
+
+def test_filter_grid_draws_and_checks_channels():
+    fig = filter_grid(torch.randn(10, 3, 5, 5), ncols=4, title="t")
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (3 * 6 - 1, 4 * 6 - 1, 3)
+    assert float(image.min()) >= 0.0 and float(image.max()) <= 1.0
+    with pytest.raises(ValueError, match="1- or 3-channel"):
+        filter_grid(torch.randn(4, 2, 3, 3))
+
+
+def test_activations_hooks_are_removed():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten())
+    model.train()
+    out = activations(model, torch.randn(1, 1, 5, 5), ["0", "1"])
+    assert out["0"].shape == (1, 2, 3, 3) and (out["1"] >= 0).all()
+    torch.testing.assert_close(out["1"], out["0"].clamp_min(0))
+    assert not model[0]._forward_hooks and model.training
+    with pytest.raises(ValueError, match="no layer named"):
+        activations(model, torch.randn(1, 1, 5, 5), ["conv9"])
+
+
+def test_cache_features_equals_eval_forward():
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Flatten())
+    backbone.train()
+    x, y = torch.randn(10, 3, 6, 6), torch.arange(10)
+    cached = cache_features(backbone, TensorDataset(x, y), batch_size=3, progress=False)
+    backbone.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(cached.tensors[0], backbone(x))
+    assert torch.equal(cached.tensors[1], y)
+    assert not cached.tensors[0].requires_grad
+
+
+def test_class_subset_relabels_and_counts():
+    x = torch.arange(20).float().view(20, 1)
+    y = torch.arange(20) % 4
+    subset = class_subset((x, y), [3, 1], n_per_class=2, seed=0)
+    labels = subset.tensors[1]
+    assert labels.tolist() == [0, 0, 1, 1]
+    assert (y[subset.tensors[0].long().flatten()] == torch.tensor([3, 3, 1, 1])).all()
+    assert len(class_subset((x, y), [0, 2])) == 10
+    with pytest.raises(ValueError, match="only 5"):
+        class_subset((x, y), [0], n_per_class=6)
+    with pytest.raises(ValueError, match="distinct"):
+        class_subset((x, y), [1, 1])
