@@ -36,8 +36,8 @@ class ChestNet(nn.Module):
     """A backbone that takes images in [0, 1] and standardises them itself.
 
     ``mean`` and ``std`` (one value per channel, from the training split) are buffers, so
-    they travel with the weights. ``target_layer`` is the last residual block, the usual
-    layer for Grad-CAM. Input (N, C, H, W) in [0, 1]; output (N, classes) logits.
+    they travel with the weights. ``target_layer`` is the layer for Grad-CAM (the last
+    residual block whose maps are fine enough to localise at this input size). Input (N, C, H, W) in [0, 1]; output (N, classes) logits.
     """
 
     def __init__(self, backbone: nn.Module, mean: torch.Tensor, std: torch.Tensor):
@@ -46,10 +46,16 @@ class ChestNet(nn.Module):
         self.register_buffer("mean", mean.reshape(1, -1, 1, 1).float().clone())
         self.register_buffer("std", std.reshape(1, -1, 1, 1).float().clone())
 
+    #: input side (pixels) the network was built for; set by ``chest_model``
+    input_size: int = 224
+
     @property
     def target_layer(self) -> nn.Module:
-        """The last residual block of the ResNet (for Grad-CAM)."""
-        return self.backbone.layer4[-1]
+        """The layer for Grad-CAM: the last residual block of ``layer4``, or of ``layer3``
+        for inputs under 128 px, where ``layer4`` (32x downsampling) leaves maps of 4x4 cells
+        or fewer, too coarse to point at a lesion."""
+        stage = self.backbone.layer4 if self.input_size >= 128 else self.backbone.layer3
+        return stage[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.mean.shape[1]:
@@ -156,6 +162,7 @@ def _new_model(data: ChestBundle, pretrained: bool | str) -> ChestNet:
     mean = x.mean(dim=(0, 2, 3))
     std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
     net = ChestNet(backbone, mean, std)
+    net.input_size = int(data.image_shape[-1])
     net.weights_source = getattr(backbone, "weights_source", "unknown")
     return net
 

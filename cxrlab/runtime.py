@@ -133,6 +133,9 @@ def setup(seed: int = 0, mode: str | None = None, *, data: tuple[str, ...] = ("m
     device = detect_device()
     chosen = choose_mode(mode, device)
     seed_everything(seed)
+    # NumPy 2 shows scalars as "np.float64(0.5)"; show "0.5" so printed values and the
+    # numbers glued into the book's prose read as plain numbers.
+    np.set_printoptions(legacy="1.25")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fastest kernels for fixed input shapes
     runtime = Runtime(

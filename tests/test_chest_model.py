@@ -104,3 +104,15 @@ def test_config_per_mode():
     full = cxrlab.setup(mode="full", quiet=True, data=())
     assert chest.chest_config(full)["size"] == 224
     assert chest.chest_config(quick)["size"] < chest.chest_config(full)["size"]
+
+
+def test_grad_cam_layer_follows_the_input_size():
+    import torchvision
+
+    from cxrlab.chest import ChestNet
+
+    net = ChestNet(torchvision.models.resnet18(num_classes=3), torch.zeros(3), torch.ones(3))
+    net.input_size = 64
+    assert net.target_layer is net.backbone.layer3[-1]
+    net.input_size = 224
+    assert net.target_layer is net.backbone.layer4[-1]

@@ -71,3 +71,8 @@ def test_banner_is_one_line_with_device_mode_and_data(capsys, empty_data_dir):
     for part in ("device cpu", "mode smoke", "seed 7", "mnist=stand-in", f"threads {torch.get_num_threads()}"):
         assert part in line
     assert cxrlab.__version__ in line
+
+
+def test_numpy_scalars_print_as_plain_numbers_after_setup():
+    setup(quiet=True, data=())
+    assert repr(np.float64(0.25)) == "0.25"  # glue() in the book formats this text

@@ -25,7 +25,9 @@ def chapter_interview_answers(book: Path) -> list[tuple[str, str, str]]:
         for text in markdown:
             for match in INTERVIEW.finditer(text):
                 body = "\n".join(line for line in match.group(2).splitlines() if not line.startswith(":class:"))
-                body = GLUE_ROLE.sub(lambda m: f"{{glue:text}}`{path.name}::{m.group(2)}{m.group(3) or ''}`", body)
+                # cross-document glue: path::key, with the format spec written out (myst-nb
+                # splits the last ':' off as the format, so "path::key" alone would misparse)
+                body = GLUE_ROLE.sub(lambda m: f"{{glue:text}}`{path.name}::{m.group(2)}{m.group(3) or ':s'}`", body)
                 found.append((path.name, title, body.strip()))
     return found
 
