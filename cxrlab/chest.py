@@ -37,7 +37,8 @@ class ChestNet(nn.Module):
 
     ``mean`` and ``std`` (one value per channel, from the training split) are buffers, so
     they travel with the weights. ``target_layer`` is the layer for Grad-CAM (the last
-    residual block whose maps are fine enough to localise at this input size). Input (N, C, H, W) in [0, 1]; output (N, classes) logits.
+    residual block whose maps are fine enough to localise at this input size).
+    Input (N, C, H, W) in [0, 1]; output (N, classes) logits.
     """
 
     def __init__(self, backbone: nn.Module, mean: torch.Tensor, std: torch.Tensor):

@@ -76,7 +76,8 @@ def test_model_takes_images_in_unit_range_and_checks_shape(trained, tiny):
     cm = trained
     mean = cm.model.mean.flatten()
     np.testing.assert_allclose(mean.numpy(), tiny.train.tensors[0].mean(dim=(0, 2, 3)).numpy(), rtol=1e-5)
-    assert cm.model.target_layer is cm.model.backbone.layer4[-1]
+    stage = cm.model.backbone.layer4 if cm.image_size >= 128 else cm.model.backbone.layer3
+    assert cm.model.input_size == cm.image_size and cm.model.target_layer is stage[-1]
     with pytest.raises(ValueError, match="expects"):
         cm.model(torch.zeros(2, 3, 32, 32))
 
