@@ -8,7 +8,7 @@ echo "[book] fetching data (mirrors first, verified fallbacks; missing sets use 
 .venv/bin/python data_scripts/fetch.py all || true
 .venv/bin/python data_scripts/fetch.py --list
 bash scripts/vendor_mathjax.sh
-export CXRLAB_PROGRESS=0 MPLBACKEND=Agg
+export CXRLAB_PROGRESS=0  # (no MPLBACKEND: notebooks need the inline backend to show figures)
 start=$(date +%s)
 .venv/bin/jupyter-book build . -W --keep-going "$@"
 echo "[book] built _build/html/index.html in $(( $(date +%s) - start )) s"

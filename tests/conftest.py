@@ -1,4 +1,8 @@
-"""Shared test set-up: smoke mode, no progress bars, and a private data folder when asked."""
+"""Shared test set-up: smoke mode, no progress bars, and a private data folder when asked.
+
+MPLBACKEND is deliberately left alone: notebooks run by the tests must keep the inline
+backend so their figures appear (matplotlib picks Agg by itself where there is no display).
+"""
 
 import os
 from pathlib import Path
@@ -9,7 +13,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("CXRLAB_MODE", "smoke")
 os.environ.setdefault("CXRLAB_PROGRESS", "0")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture
