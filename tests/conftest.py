@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,3 +23,13 @@ def empty_data_dir(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("CXRLAB_DATA", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests on one torch thread: small tensors gain nothing from more, and a
+    shared CPU loses a lot (threads spin while they wait). The setting is restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -7,14 +7,7 @@ import torch.nn as nn
 
 from cxrlab.explain import integrated_gradients, saliency, shap_images, to_heatmap
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and far faster when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Linear(nn.Module):

@@ -9,14 +9,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 
 from cxrlab.explain import grad_cam, normalize_maps
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and far faster when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Tiny(nn.Module):

@@ -10,14 +10,7 @@ from sklearn.metrics import auc as sklearn_auc
 
 from cxrlab.explain import blur, curve_auc, deletion_curve, insertion_curve, pointing_game, topk_iou
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and far faster when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def square_mask(size=8, top=2, left=2, side=3):

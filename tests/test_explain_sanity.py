@@ -9,14 +9,7 @@ from scipy.stats import spearmanr
 
 from cxrlab.explain import cascading_randomization, explanation_grid, grad_cam, overlay, randomized_copy, rank_correlation
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and far faster when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Net(nn.Module):
