@@ -8,6 +8,7 @@ reading this file does not give them away. Each chapter's hidden solution calls
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 #: exercise id -> digest of the normalised right answer
@@ -17,21 +18,49 @@ ANSWERS: dict[str, str] = {
     "ch01.3": "91d29fea3b31041a7e324828f5f2373aae7c8e737232fe9a13fec2433dd006ef",
     "ch02.1": "8f97433b8d7d772277fda03acac46e50bcc0d7f5c2c0ffe3b38de808e32713ba",
     "ch02.2": "4cacf31a206220cbb2679cc4ce24df98d38883d657266fe390ecc1ae87efb8f3",
+    "ch03.1a": "f16c44942862c2bd98d787c505e0acebfc6f21d910b85fc3e1fac355d992aa60",
+    "ch03.1b": "694f787bb28cfb4bb2f6d2f9ac8750384acf0e996a5f6bab722063bf4821cff8",
+    "ch04.1a": "db9119bebc25511a3d91199a8c37972ccfe97ee07e3b81a414eef11ca89bccb9",
+    "ch04.1b": "0d2f4676bfd778835901c698dc35971572fbee8156aa8cf29b51c15e4b620a39",
+    "ch04.3": "7a1f384d8e4b174c005117342233d4e73d14de434416ce1a22458d29f86f410a",
+    "ch05.1": "6af44b439453c2b32a33870690d47705f6965db0c279c393d4f8182d58e789c3",
+    "ch05.2a": "3afe2c5cd9be5e4b0a062d5a4501fb11e53c69152ffc3450768786617ad24c17",
+    "ch05.2b": "6174ba43026ead6845ceb14b35716c57c036f6b9edb7e927617944424148b6e5",
+    "ch06.1a": "912e90a11b57ce0a7dceb47f38013e1befd7c533691d510053353c9d58232e16",
+    "ch06.1b": "62f5141e55f3202630c6033240b928a7ffcd21ca417c2e6e306d0d1f5ab7d5f1",
+    "ch06.2": "fd82d4b6e899ee503166794e28d3be995614cec274e18e459df64f89850e7a80",
+    "ch07.1a": "acf98ac8659c67d558a95a0c4d89b7ed6e2e269b9e348f0ae29315a9eb37a5d3",
+    "ch07.1b": "ffdf8924041a33fd5917150a977d4308d4d0928e8e315a381bcf93ff6abedd55",
+    "ch07.3": "e6ca359a98694c9e223e5a577df5f329159d64266288deae7e2afc6adcd891c6",
+    "ch07.4": "e79d13160f8f91af8504ef7ec8faae354f0fc547e3d313864102a8b825624803",
+    "ch09.1a": "7b01d84e5a969613d02430d1636aae397ed011f43074763526a14be30ceb81b7",
+    "ch09.1b": "dcccde0ef86dd58ab9fc5fe483789f1bbabddfba1ebcdd9377e8ab787070e737",
+    "ch10.1a": "773082101766dbf967996880a525497afd42e620fcef7564fab36fa57c09425e",
+    "ch10.1b": "d8d8d7235244aa8254119c33d8f3785529fc37a89bf5c758708f73e558c34635",
 }
 
 
-def normalise(answer: Any) -> str:
-    """Canonical text of an answer: ints and shapes exactly, strings lower-cased and trimmed.
+#: floats are compared after rounding to this many decimals
+DECIMALS = 6
 
-    Accepted: int, a sequence of ints (a shape), a string, a sequence of strings. Floats
-    that are whole numbers count as ints (``6.0`` == ``6``).
+
+def normalise(answer: Any) -> str:
+    """Canonical text of an answer: ints and shapes exactly, floats rounded, strings lower-cased and trimmed.
+
+    Accepted: int, float, a sequence of ints (a shape), a string, a sequence of strings.
+    Floats are rounded to ``DECIMALS`` decimals, so that rounding error in a computed answer
+    does not matter (``14999.499999999998`` == ``14999.5``); a float that rounds to a whole
+    number counts as an int (``6.0`` == ``5.9999999`` == ``6``).
     """
     if hasattr(answer, "tolist"):
         answer = answer.tolist()
     if isinstance(answer, bool):
         raise TypeError("give a number, a shape or a word, not True/False")
-    if isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
+    if isinstance(answer, float):
+        if not math.isfinite(answer):
+            raise ValueError(f"give a finite number, not {answer}")
+        text = f"{answer:.{DECIMALS}f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
     if isinstance(answer, int):
         return str(answer)
     if isinstance(answer, str):
@@ -39,7 +68,7 @@ def normalise(answer: Any) -> str:
     if isinstance(answer, (tuple, list)):
         return "(" + ", ".join(normalise(a) for a in answer) + ")"
     raise TypeError(f"cannot check an answer of type {type(answer).__name__}; "
-                    "give an int, a shape (tuple of ints) or a string")
+                    "give an int, a float, a shape (tuple of ints) or a string")
 
 
 def digest(exercise: str, answer: Any) -> str:

@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cxrlab.exercises as exercises
@@ -62,3 +63,19 @@ def test_wrong_answers_are_rejected_without_revealing(capsys):
         exercises.check("ch99.9", 1)
     with pytest.raises(TypeError, match="give an int"):
         exercises.check("ch01.2", {1: 2})
+
+
+def test_floats_are_compared_to_six_decimals():
+    assert exercises.normalise(14999.499999999998) == exercises.normalise(14999.5) == "14999.5"
+    assert exercises.normalise(0.1 + 0.2) == "0.3"
+    assert exercises.normalise(5.9999999) == exercises.normalise(6.0) == exercises.normalise(6) == "6"
+    assert exercises.normalise(5.551115123125783e-17) == exercises.normalise(-1e-9) == "0"  # no "-0"
+    assert exercises.normalise(-2.5) == "-2.5"
+    assert exercises.normalise((0.5, 2.0)) == "(0.5, 2)"
+    assert exercises.normalise(np.float32(0.1)) == exercises.normalise(np.float64(0.1)) == "0.1"
+    assert exercises.normalise(14999.49) != exercises.normalise(14999.5)  # a real difference still counts
+    assert exercises.digest("ch07.1b", 14999.5000000001) == exercises.ANSWERS["ch07.1b"]
+    assert not exercises.check("ch07.1b", 14999.0, quiet=True)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            exercises.normalise(bad)
