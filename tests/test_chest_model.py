@@ -76,8 +76,9 @@ def test_model_takes_images_in_unit_range_and_checks_shape(trained, tiny):
     cm = trained
     mean = cm.model.mean.flatten()
     np.testing.assert_allclose(mean.numpy(), tiny.train.tensors[0].mean(dim=(0, 2, 3)).numpy(), rtol=1e-5)
-    stage = cm.model.backbone.layer4 if cm.image_size >= 128 else cm.model.backbone.layer3
-    assert cm.model.input_size == cm.image_size and cm.model.target_layer is stage[-1]
+    assert cm.model.input_size == cm.image_size
+    cells = cm.image_size // {1: 4, 2: 8, 3: 16, 4: 32}[int(_stage_of(cm.model)[-1])]
+    assert cells >= chest.MIN_CAM_CELLS or _stage_of(cm.model) == "layer1"
     with pytest.raises(ValueError, match="expects"):
         cm.model(torch.zeros(2, 3, 32, 32))
 
@@ -113,7 +114,21 @@ def test_grad_cam_layer_follows_the_input_size():
     from cxrlab.chest import ChestNet
 
     net = ChestNet(torchvision.models.resnet18(num_classes=3), torch.zeros(3), torch.ones(3))
+    expected = {32: "layer1", 55: "layer1", 56: "layer2", 64: "layer2", 111: "layer2", 112: "layer3",
+                128: "layer3", 223: "layer3", 224: "layer4", 512: "layer4"}
+    for size, stage in expected.items():
+        net.input_size = size
+        assert _stage_of(net) == stage, size
+        assert net.target_layer is getattr(net.backbone, stage)[-1]
+    x = torch.rand(2, 3, 64, 64)
     net.input_size = 64
-    assert net.target_layer is net.backbone.layer3[-1]
-    net.input_size = 224
-    assert net.target_layer is net.backbone.layer4[-1]
+    shapes = []
+    handle = net.target_layer.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape)) and None)
+    net.eval()(x)
+    handle.remove()
+    assert shapes[0][-2:] == (8, 8)  # at least MIN_CAM_CELLS cells per side
+
+
+def _stage_of(net) -> str:
+    return next(name for name in ("layer1", "layer2", "layer3", "layer4")
+                if net.target_layer is getattr(net.backbone, name)[-1])
