@@ -2,12 +2,18 @@
 
     python scripts/make_edition.py student  /tmp/cxrlab-student
     python scripts/make_edition.py instructor /tmp/cxrlab-instructor
+    python scripts/make_edition.py student  /tmp/cxrlab-student --executed _build/jupyter_execute
 
 student: every "Solution" admonition is removed from the notebooks and pages (for graded
 courses); the exercise checks stay, since they do not reveal answers.
 instructor: solutions are shown open instead of collapsed.
 The default edition (the repository itself) has the solutions collapsed. Build an edition
 with `jupyter-book build <folder>`. Editions are generated, never edited by hand.
+
+--executed FOLDER takes the notebooks *with their outputs* from a build of the default edition
+(its ``_build/jupyter_execute``) and turns execution off in the edition's ``_config.yml``:
+the edition then shows exactly the numbers of that build and builds in seconds. Solutions
+are Markdown, so removing them cannot change what the code computed.
 """
 
 from __future__ import annotations
@@ -33,16 +39,59 @@ def transform(text: str, edition: str) -> str:
     raise ValueError(f"edition must be 'student' or 'instructor', got {edition!r}")
 
 
-def make_edition(edition: str, out: Path) -> int:
-    """Copy the book's sources to ``out`` and transform them; return the solutions touched."""
+def restore_glue(notebook: dict, glued: dict) -> int:
+    """Put back the glued values that myst-nb took out of an executed notebook; return how many.
+
+    When it executes a notebook, myst-nb moves every ``glue(..., display=False)`` output
+    into ``<name>.glue.json``, so the saved notebook alone cannot fill ``{glue:text}`` roles.
+    The outputs are appended, with their papermill prefix, to the last code cell (they are
+    never displayed, so where they sit does not matter).
+    """
+    present = {o.get("metadata", {}).get("scrapbook", {}).get("name")
+               for cell in notebook["cells"] if cell["cell_type"] == "code" for o in cell.get("outputs", [])}
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    restored = 0
+    for name, output in glued.items():
+        prefix = output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+        if name in present or not prefix or not code_cells:
+            continue
+        code_cells[-1].setdefault("outputs", []).append(
+            {**output, "data": {prefix + mime: value for mime, value in output["data"].items()}})
+        restored += 1
+    return restored
+
+
+def make_edition(edition: str, out: Path, executed: Path | None = None) -> int:
+    """Copy the book's sources to ``out`` and transform them; return the solutions touched.
+
+    ``executed``: a default build's ``_build/jupyter_execute`` folder; its executed notebooks
+    replace the (output-free) sources and the edition is built without executing them.
+    """
     if out.exists():
         raise FileExistsError(f"{out} exists; remove it or choose another folder")
     shutil.copytree(ROOT / "book", out / "book", ignore=shutil.ignore_patterns("_build", "*.ipynb_checkpoints"))
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, out / name)
     config = (out / "_config.yml").read_text().replace("title: \"", f"title: \"[{edition} edition] ", 1)
+    if executed is not None:
+        sources = sorted((out / "book").glob("*.ipynb"))
+        missing = [p.name for p in sources if not (executed / "book" / p.name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{executed} lacks the executed {', '.join(missing)}; build the default "
+                                    "edition first (bash scripts/build-book.sh) and pass its _build/jupyter_execute")
+        for path in sources:
+            notebook = json.loads((executed / "book" / path.name).read_text())
+            glue = executed / "book" / f"{path.stem}.glue.json"
+            if glue.is_file():
+                restore_glue(notebook, json.loads(glue.read_text()))
+            path.write_text(json.dumps(notebook, ensure_ascii=False))
+        if "execute_notebooks: force" not in config:
+            raise ValueError("expected 'execute_notebooks: force' in _config.yml, to switch it off")
+        config = config.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
     (out / "_config.yml").write_text(config)
     (out / "benchmarks").symlink_to(ROOT / "benchmarks")  # the Performance appendix reads results
+    if (ROOT / "_mathjax").is_dir():  # offline MathJax (scripts/vendor_mathjax.sh), served from the build
+        (out / "_mathjax").symlink_to(ROOT / "_mathjax")
     touched = 0
     for path in (out / "book").glob("*.ipynb"):
         notebook = json.loads(path.read_text())
@@ -63,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("edition", choices=["student", "instructor"])
     parser.add_argument("out", type=Path)
+    parser.add_argument("--executed", type=Path, help="a default build's _build/jupyter_execute (reuse its outputs)")
     args = parser.parse_args(argv)
-    touched = make_edition(args.edition, args.out)
+    touched = make_edition(args.edition, args.out, args.executed)
     print(f"{args.edition} edition in {args.out}: {touched} solutions "
           + ("removed" if args.edition == "student" else "opened"))
     return 0

@@ -57,7 +57,11 @@ def built_html(tmp_path_factory) -> Path:
     log.write_text(result.stdout + result.stderr)
     assert result.returncode == 0, f"the smoke build failed (warnings are errors); see {log}:\n" + \
         "\n".join(line for line in (result.stdout + result.stderr).splitlines() if "WARNING" in line or "ERROR" in line)[-3000:]
-    return out / "_build" / "html"
+    html = out / "_build" / "html"
+    report = html / "reports" / "execution.json"
+    if report.is_file():  # kept for scripts/record_execution_times.py (the smoke column of the times table)
+        shutil.copy(report, log.parent / "smoke-execution.json")
+    return html
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +182,27 @@ def test_screenshots_at_desktop_and_phone_width(server, browser):
             browser.save_screenshot(str(path))
             assert path.stat().st_size > 10_000
     browser.set_window_size(1280, 900)
+
+
+def test_student_edition_html_has_no_solutions_and_every_exercise(built_html, tmp_path):
+    """The student edition, built from this build's executed notebooks, as the student's browser gets it."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from make_edition import make_edition
+
+    edition = tmp_path / "student"
+    removed = make_edition("student", edition, built_html.parent / "jupyter_execute")
+    result = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(edition), "-W",
+                             "--keep-going"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    student_html = edition / "_build" / "html"
+    solutions = exercises = 0
+    for doc in toc_pages():
+        default_page = (built_html / f"{doc}.html").read_text()
+        student_page = (student_html / f"{doc}.html").read_text()
+        solutions += default_page.count('<div class="dropdown solution admonition"')
+        exercises += default_page.count('class="exercise admonition"')
+        assert "solution admonition" not in student_page, doc
+        assert student_page.count('class="exercise admonition"') == default_page.count('class="exercise admonition"'), doc
+        assert "[student edition]" in student_page, doc
+    assert solutions == removed and exercises >= solutions > 0
+    print(f"student edition: {exercises} exercises kept, {solutions} solutions removed")

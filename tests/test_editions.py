@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from make_edition import make_edition, transform  # noqa: E402
@@ -70,3 +72,26 @@ def test_no_line_of_any_solution_survives_in_the_student_edition(tmp_path):
         for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "markdown")
     leaked = [line for line in solution_lines if line in student_text]
     assert solution_lines and not leaked, leaked[:3]
+
+
+def test_edition_from_an_executed_build_keeps_its_outputs_and_does_not_execute(tmp_path):
+    from make_edition import ROOT
+
+    executed = tmp_path / "jupyter_execute" / "book"
+    executed.mkdir(parents=True)
+    for path in (ROOT / "book").glob("*.ipynb"):
+        notebook = json.loads(path.read_text())
+        first_code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+        first_code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["computed in the build\n"]}]
+        (executed / path.name).write_text(json.dumps(notebook))
+    out = tmp_path / "student"
+    assert make_edition("student", out, executed.parent) >= 6
+    config = (out / "_config.yml").read_text()
+    assert 'execute_notebooks: "off"' in config and "execute_notebooks: force" not in config
+    for path in (out / "book").glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        assert any(o.get("text") == ["computed in the build\n"] for c in cells for o in c.get("outputs", []))
+        assert not any("{admonition} Solution" in "".join(c["source"]) for c in cells), path.name
+    (executed / "08_explainability.ipynb").unlink()
+    with pytest.raises(FileNotFoundError, match="08_explainability.ipynb"):
+        make_edition("student", tmp_path / "again", executed.parent)
