@@ -73,10 +73,10 @@ def machine() -> dict:
 
 def format_table(rows: list[Row]) -> str:
     """The printed table: what, baseline, cxrlab, ratio, unit."""
-    header = f"{'benchmark':10s} {'what':52s} {'baseline':>12s} {'cxrlab':>12s} {'ratio':>8s}  unit"
+    header = f"{'benchmark':10s} {'what':60s} {'baseline':>12s} {'cxrlab':>12s} {'ratio':>8s}  unit"
     lines = [header, "-" * len(header)]
     for row in rows:
-        lines.append(f"{row.benchmark:10s} {row.what[:52]:52s} {row.baseline:12.4g} {row.cxrlab:12.4g} "
+        lines.append(f"{row.benchmark:10s} {row.what[:60]:60s} {row.baseline:12.4g} {row.cxrlab:12.4g} "
                      f"{row.ratio:7.2f}x  {row.unit}")
         if row.note:
             lines.append(f"{'':10s}   baseline: {row.baseline_name}; {row.note}")
