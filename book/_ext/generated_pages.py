@@ -19,14 +19,20 @@ INTERVIEW = re.compile(r"(`{3,}|:{3,})\{admonition\} Interview answer\n(.*?)\n\1
 GLUE_ROLE = re.compile(r"\{glue:(text|)\}`([^`:]+?)(:[^`]*)?`")
 
 
+def notebook_markdown(path: Path) -> tuple[str, list[str]]:
+    """A notebook's title (its first "# " heading, else its file stem) and its Markdown cells."""
+    cells = json.loads(path.read_text())["cells"]
+    markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    title = next((line[2:].strip() for text in markdown for line in text.splitlines()
+                  if line.startswith("# ")), path.stem)
+    return title, markdown
+
+
 def chapter_interview_answers(book: Path) -> list[tuple[str, str, str]]:
     """(notebook name, chapter title, answer text) for each chapter that has an answer."""
     found = []
     for path in sorted(book.glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
-        title = next((line[2:].strip() for text in markdown for line in text.splitlines()
-                      if line.startswith("# ")), path.stem)
+        title, markdown = notebook_markdown(path)
         for text in markdown:
             for match in INTERVIEW.finditer(text):
                 body = "\n".join(line for line in match.group(2).splitlines() if not line.startswith(":class:"))
@@ -57,13 +63,7 @@ RECORD = "execution_times.json"
 
 def chapter_titles(book: Path) -> dict[str, str]:
     """Doc name (book/01_cnn_basics) -> the chapter's first heading, for every notebook in book/."""
-    titles = {}
-    for path in sorted(book.glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        heading = next((line[2:].strip() for c in cells if c["cell_type"] == "markdown"
-                        for line in "".join(c["source"]).splitlines() if line.startswith("# ")), path.stem)
-        titles[f"book/{path.stem}"] = heading
-    return titles
+    return {f"book/{path.stem}": notebook_markdown(path)[0] for path in sorted(book.glob("*.ipynb"))}
 
 
 def record_report(record: dict, report: dict) -> dict:
