@@ -74,17 +74,10 @@ def make_edition(edition: str, out: Path, executed: Path | None = None) -> int:
         shutil.copy(ROOT / name, out / name)
     config = (out / "_config.yml").read_text().replace("title: \"", f"title: \"[{edition} edition] ", 1)
     if executed is not None:
-        sources = sorted((out / "book").glob("*.ipynb"))
-        missing = [p.name for p in sources if not (executed / "book" / p.name).is_file()]
+        missing = [p.name for p in sorted((out / "book").glob("*.ipynb")) if not (executed / "book" / p.name).is_file()]
         if missing:
             raise FileNotFoundError(f"{executed} lacks the executed {', '.join(missing)}; build the default "
                                     "edition first (bash scripts/build-book.sh) and pass its _build/jupyter_execute")
-        for path in sources:
-            notebook = json.loads((executed / "book" / path.name).read_text())
-            glue = executed / "book" / f"{path.stem}.glue.json"
-            if glue.is_file():
-                restore_glue(notebook, json.loads(glue.read_text()))
-            path.write_text(json.dumps(notebook, ensure_ascii=False))
         if "execute_notebooks: force" not in config:
             raise ValueError("expected 'execute_notebooks: force' in _config.yml, to switch it off")
         config = config.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
@@ -94,7 +87,13 @@ def make_edition(edition: str, out: Path, executed: Path | None = None) -> int:
         (out / "_mathjax").symlink_to(ROOT / "_mathjax")
     touched = 0
     for path in (out / "book").glob("*.ipynb"):
-        notebook = json.loads(path.read_text())
+        if executed is None:
+            notebook = json.loads(path.read_text())
+        else:  # the executed notebook, with the glued values myst-nb moved out of it
+            notebook = json.loads((executed / "book" / path.name).read_text())
+            glue = executed / "book" / f"{path.stem}.glue.json"
+            if glue.is_file():
+                restore_glue(notebook, json.loads(glue.read_text()))
         for cell in notebook["cells"]:
             if cell["cell_type"] == "markdown":
                 text = "".join(cell["source"])
