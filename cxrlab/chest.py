@@ -23,12 +23,13 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from .audit import sha256_weights
 from .data import data_dir
 from .data.chest import ChestBundle, load_chest
 from .runtime import Runtime
 from .train import History, fit, predict
 
-CHEST_MODEL_VERSION = "1"
+CHEST_MODEL_VERSION = "2"  # 2: weights hashed with audit.sha256_weights, as audit logs record them
 ARCHITECTURE = "resnet18"
 #: fewest cells per side of the Grad-CAM layer's maps (224 px / 32 = 7 for layer4)
 MIN_CAM_CELLS = 7
@@ -81,7 +82,7 @@ class ChestModel:
 
     ``model``: a ChestNet in eval mode on ``rt.device`` (inputs in [0, 1]). ``data``: the
     ChestBundle it was trained and is evaluated on. ``history``: per-epoch training record.
-    ``weights_sha256``: hash of the weights (to tell two models apart). ``version``: the
+    ``weights_sha256``: hash of the weights, ``audit.sha256_weights`` (what an audit log records). ``version``: the
     cache key's hash. ``image_size``: input side in pixels. ``train_seconds``: wall time
     of the training (also when loaded from the cache: the time it took then).
     """
@@ -121,16 +122,6 @@ def chest_config(rt: Runtime) -> dict:
         quick=dict(size=64, n=1200, epochs=4, batch_size=16, lr=2e-3, lesion_contrast=3.5),
         smoke=dict(size=64, n=96, epochs=1, batch_size=32, lr=2e-3, lesion_contrast=3.5),
     )
-
-
-def weights_sha256(model: nn.Module) -> str:
-    """SHA-256 of a model's parameters and buffers (names, shapes and bytes, in order)."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def data_fingerprint(data: ChestBundle) -> str:
@@ -215,7 +206,7 @@ def chest_model(rt: Runtime, *, data: ChestBundle | None = None, retrain: bool =
                   schedule="onecycle", amp=rt.device.type == "cuda", channels_last=True,
                   keep_best=True, progress=progress, seed=rt.seed)
     net = net.to(memory_format=torch.contiguous_format).eval()
-    sha = weights_sha256(net)
+    sha = sha256_weights(net)
     record = {
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         "sha256": sha, "version": version, "config": cfg, "classes": list(data.classes),
@@ -243,7 +234,7 @@ def _load(path: Path, data: ChestBundle, rt: Runtime) -> ChestModel | None:
     except Exception as error:  # noqa: BLE001 - any damage means: train again
         print(f"cached chest model {path} could not be used ({type(error).__name__}: {error}); training again")
         return None
-    sha = weights_sha256(net)
+    sha = sha256_weights(net)
     if sha != record.get("sha256"):
         print(f"cached chest model {path} does not match its recorded hash; training again")
         return None
@@ -281,4 +272,4 @@ def chest_report(cm: ChestModel, split: str = "test") -> pd.DataFrame:
 
 
 __all__ = ["ChestNet", "ChestModel", "chest_model", "chest_config", "chest_report",
-           "weights_sha256", "data_fingerprint", "CHEST_MODEL_VERSION"]
+           "data_fingerprint", "CHEST_MODEL_VERSION"]
