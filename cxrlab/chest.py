@@ -55,8 +55,13 @@ class ChestNet(nn.Module):
 
     @property
     def target_layer(self) -> nn.Module:
-        """The layer for Grad-CAM: the last residual block of the deepest stage whose maps
-        still have at least ``MIN_CAM_CELLS`` (7) cells per side at ``input_size``.
+        """The layer for Grad-CAM: the last residual block of ``target_stage``."""
+        return getattr(self.backbone, self.target_stage)[-1]
+
+    @property
+    def target_stage(self) -> str:
+        """Name of the backbone stage Grad-CAM explains: the deepest one whose maps still
+        have at least ``MIN_CAM_CELLS`` (7) cells per side at ``input_size``.
 
         ResNet-18's stages divide the side by 4, 8, 16 and 32, so: ``layer4`` from 224 px
         (7x7, the usual choice), ``layer3`` from 112 px, ``layer2`` from 56 px (8x8 at 64 px).
@@ -66,8 +71,8 @@ class ChestNet(nn.Module):
         """
         for stage, stride in (("layer4", 32), ("layer3", 16), ("layer2", 8)):
             if self.input_size // stride >= MIN_CAM_CELLS:
-                return getattr(self.backbone, stage)[-1]
-        return self.backbone.layer1[-1]
+                return stage
+        return "layer1"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.mean.shape[1]:
