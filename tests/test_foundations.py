@@ -1,0 +1,87 @@
+"""The shared helpers: settings, input checks, eval mode, probabilities, the cluster bootstrap."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from cxrlab import settings
+from cxrlab._checks import positive_int, probability, require_finite
+from cxrlab._torch import eval_mode, model_device, train_mode
+from cxrlab.bootstrap import bootstrap_interval
+from cxrlab.probabilities import probabilities
+
+
+@pytest.mark.parametrize("value,expected", [("0", False), ("false", False), ("No", False), ("off", False),
+                                            ("1", True), ("yes", True), ("", True)])
+def test_progress_rule_is_one_rule(monkeypatch, value, expected):
+    monkeypatch.setenv(settings.PROGRESS_ENV, value)
+    assert settings.progress_enabled() is expected
+    assert settings.progress_enabled(True) is True and settings.progress_enabled(False) is False
+
+
+def test_data_dir_follows_env(monkeypatch, tmp_path):
+    monkeypatch.setenv(settings.DATA_ENV, str(tmp_path))
+    assert settings.data_dir() == tmp_path
+    monkeypatch.delenv(settings.DATA_ENV)
+    assert settings.data_dir() == settings.DEFAULT_DATA_DIR
+
+
+def test_checks_refuse_bad_values():
+    assert positive_int(np.int64(3), "n") == 3
+    for bad in (0, -1, 2.0, True, "3"):
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            positive_int(bad, "n")
+    assert probability(0.1, "alpha") == 0.1
+    for bad in (0.0, 1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="alpha"):
+            probability(bad, "alpha")
+    with pytest.raises(ValueError, match="at index 2"):
+        require_finite(np.array([[0.0], [1.0], [np.inf]]), "scores")
+    require_finite(np.array([1, 2, 3]), "integers are always finite")
+
+
+def test_eval_mode_restores_every_submodule():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(), torch.nn.BatchNorm1d(2))
+    model.train()
+    model[2].eval()  # a frozen block kept in eval mode
+    with eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == [True, True, True, False]
+    model.eval()
+    with train_mode(model):
+        assert model[1].training
+    assert not any(m.training for m in model.modules())
+    assert model_device(torch.nn.ReLU()) == torch.device("cpu")
+
+
+def test_probabilities_single_logit_is_sigmoid_not_softmax():
+    logits = torch.tensor([[0.0], [2.0]])
+    assert torch.allclose(probabilities(logits), torch.sigmoid(logits))
+    two = torch.tensor([[0.0, float(np.log(3.0))]])
+    assert torch.allclose(probabilities(two), torch.tensor([[0.25, 0.75]]))
+    assert torch.allclose(probabilities(two, multi_label=True), torch.sigmoid(two))
+    with pytest.raises(ValueError, match="at index 1"):
+        probabilities(torch.tensor([[0.0, 1.0], [float("nan"), 0.0]]))
+    with pytest.raises(ValueError, match="shape"):
+        probabilities(torch.zeros(3))
+
+
+def test_cluster_bootstrap_resamples_patients():
+    rng = np.random.default_rng(1)
+    patients = np.repeat(np.arange(60), 5)  # 60 patients, 5 images each, one label per patient
+    y = np.repeat(rng.integers(0, 2, 60), 5)
+    s = y + np.repeat(rng.normal(0, 1.0, 60), 5) + rng.normal(0, 0.1, 300)
+    by_image = bootstrap_interval(roc_auc_score, y, s, n_resamples=400)
+    by_patient = bootstrap_interval(roc_auc_score, y, s, clusters=patients, n_resamples=400)
+    assert by_image.estimate == by_patient.estimate == pytest.approx(roc_auc_score(y, s))
+    assert by_patient.unit == "patients" and by_patient.n_units == 60
+    # images of one patient are near copies: the honest interval is wider
+    assert (by_patient.high - by_patient.low) > 1.5 * (by_image.high - by_image.low)
+    assert bootstrap_interval(roc_auc_score, y, s, clusters=patients, n_resamples=50, seed=3) == \
+        bootstrap_interval(roc_auc_score, y, s, clusters=patients, n_resamples=50, seed=3)
+    with pytest.raises(ValueError, match="too few patients"):
+        bootstrap_interval(roc_auc_score, np.array([0, 1, 1]), np.array([0.1, 0.9, 0.8]),
+                           clusters=[0, 1, 1], n_resamples=200)
+    with pytest.raises(ValueError, match="one patient id per row"):
+        bootstrap_interval(roc_auc_score, y, s, clusters=patients[:10])
