@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from . import distributed
+
 Data = TensorDataset | tuple[torch.Tensor, torch.Tensor]
 Augment = Callable[[torch.Tensor], torch.Tensor]
 PROGRESS_ENV = "CXRLAB_PROGRESS"
@@ -131,7 +133,8 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
         weight_decay: float = 0.0, schedule: str = "onecycle", label_smoothing: float = 0.0,
         augment: Augment | None = None, device: torch.device | str | None = None,
         amp: bool = False, channels_last: bool = False, keep_best: bool = True, patience: int | None = None,
-        progress: bool | None = None, seed: int | None = None) -> History:
+        progress: bool | None = None, seed: int | None = None,
+        checkpoint: str | os.PathLike | None = None) -> History:
     """Train ``model`` with cross-entropy and return its per-epoch History.
 
     ``optimizer``: "adam", "adamw", "sgd" (momentum 0.9, Nesterov) or an optimizer you
@@ -143,15 +146,25 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     ``keep_best`` restores the weights of the epoch with the best validation accuracy and
     ``patience`` stops after that many epochs without improvement. ``progress`` shows a
     tqdm bar (default: on unless ``$CXRLAB_PROGRESS=0``). Times are wall-clock seconds.
+    ``checkpoint``: a file that receives the best weights (the last ones without ``val``)
+    after every epoch that improves them.
+
+    Under ``torchrun --nproc_per_node=N`` the same call trains data-parallel
+    (``cxrlab.distributed``): DistributedDataParallel, each global batch of ``batch_size``
+    split over the N processes, losses and metrics summed over them, and progress bars and
+    checkpoints on rank 0 only.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    parallel = distributed.context(device)  # torchrun: one rank of a DDP job; else the plain loop
+    device = parallel.device
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     x, y = _place(*as_tensors(train), device, memory_format)
     vx_vy = _place(*as_tensors(val), device, memory_format) if val is not None else None
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    generator = parallel.generator(torch.Generator().manual_seed(seed) if seed is not None else None)
+    trained = parallel.wrap(model)
     steps_per_epoch = math.ceil(len(x) / batch_size)
 
     opt = _make_optimizer(model, optimizer, lr, weight_decay)
@@ -162,7 +175,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     history = History()
     best_state, best_key = None, (-math.inf, math.inf)
     bar = None
-    if _progress_enabled(progress):
+    if _progress_enabled(progress) and parallel.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs * steps_per_epoch, desc="training", unit="batch", leave=True)
@@ -174,11 +187,12 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
             model.train()
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
-            for xb, yb in batches(x, y, batch_size, shuffle=True, generator=generator):
+            seen = torch.zeros((), device=device, dtype=torch.long)
+            for xb, yb in parallel.batches(x, y, batch_size, generator):
                 if augment is not None:
                     xb = augment(xb)
                 with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-                    logits = model(xb)
+                    logits = trained(xb)
                     loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
@@ -192,13 +206,15 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
                     scheduler.step()
                 loss_sum += loss.detach() * len(yb)
                 correct += (logits.detach().argmax(1) == yb).sum()
+                seen += len(yb)
                 if bar is not None:
                     bar.update(1)
-            history.train_loss.append(loss_sum.item() / len(x))
-            history.train_accuracy.append(correct.item() / len(x))
+            loss_sum, correct, seen = parallel.sum(loss_sum, correct, seen)
+            history.train_loss.append(loss_sum.item() / seen.item())
+            history.train_accuracy.append(correct.item() / seen.item())
             history.learning_rate.append(opt.param_groups[0]["lr"])
             if vx_vy is not None:
-                metrics = evaluate(model, vx_vy, batch_size=max(batch_size, 512), device=device)
+                metrics = parallel.evaluate(evaluate, model, vx_vy, batch_size=max(batch_size, 512), device=device)
                 history.val_loss.append(metrics["loss"])
                 history.val_accuracy.append(metrics["accuracy"])
                 key = (metrics["accuracy"], -metrics["loss"])
@@ -206,8 +222,12 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
                     best_key, history.best_epoch, stale = key, epoch, 0
                     if keep_best:
                         best_state = copy.deepcopy(model.state_dict())
+                    if checkpoint is not None:
+                        parallel.save(model.state_dict(), checkpoint)
                 else:
                     stale += 1
+            elif checkpoint is not None:
+                parallel.save(model.state_dict(), checkpoint)
             history.epoch_seconds.append(time.perf_counter() - t0)
             if bar is not None:
                 bar.set_postfix(_postfix(history))
