@@ -38,6 +38,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   "${pip[@]}" --no-deps -e .
   echo "$wanted" > "$stamp"
 fi
+# The course kernel every chapter names (JupyterLab, nbclient and jupyter-book start it by name).
+if [ ! -f "$VENV/share/jupyter/kernels/cxrlab/kernel.json" ]; then
+  "$VENV/bin/python" scripts/register_kernel.py
+fi
 
 # Real Fashion-MNIST from Debian's package: the offline stand-in for CIFAR-10 (optional).
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
