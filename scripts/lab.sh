@@ -9,4 +9,6 @@ bash scripts/setup-env.sh
 VENV="${VENV:-.venv}"   # setup-env.sh also registered the course kernel "cxrlab" there
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # the notebooks import this checkout's cxrlab
 echo "[lab] starting JupyterLab on 127.0.0.1 (Ctrl-C to stop); chapters in book/"
-exec "$VENV/bin/jupyter" lab --ip=127.0.0.1 --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/book "$@"
+root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)   # containers and CI run as root
+exec "$VENV/bin/jupyter" lab --ip=127.0.0.1 --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/book \
+  "${root[@]}" "$@"
