@@ -1,0 +1,164 @@
+"""CXR Lab's clinician demo: a chest radiograph through the course's pipeline, one screen.
+
+    bash scripts/app.sh                      # http://127.0.0.1:8501
+    streamlit run app/streamlit_app.py -- --model tiny --audit-log /tmp/audit.jsonl
+
+Upload a DICOM file (or pick a bundled example), then see: the de-identified header next
+to a masked summary of the original, the windowed image (presets; MONOCHROME1 shown the
+right way round), the chest model's calibrated probability per finding with the conformal
+set, a Grad-CAM overlay per finding, and the record appended to the hash-chained audit log.
+The original file stays in memory: it is never written to disk or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `streamlit run app/streamlit_app.py` puts only app/ on the path
+    sys.path.insert(0, str(REPO))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from app import examples, model, pipeline  # noqa: E402
+from cxrlab.audit import sha256_pixels  # noqa: E402
+from cxrlab.settings import data_dir  # noqa: E402
+
+DISPLAY_SIDE = 640  #: longest side (px) of the images drawn on screen
+
+
+def options() -> argparse.Namespace:
+    """The app's options: command line after ``--``, overridden by ``st.session_state`` (tests)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--model", choices=("course", "tiny"), default="course")
+    parser.add_argument("--audit-log", type=Path, default=data_dir() / "app" / "audit.jsonl")
+    parser.add_argument("--max-mb", type=float, default=pipeline.MAX_UPLOAD_MB)
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    for key in ("model", "audit_log", "max_mb"):
+        if key in st.session_state:
+            setattr(args, key, st.session_state[key])
+    return args
+
+
+@st.cache_resource(show_spinner="Loading the chest model (the first time it is trained: about a minute)...")
+def classifier(kind: str) -> model.ChestClassifier:
+    return model.load(kind)
+
+
+def shrink(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """Every k-th pixel so that the longest side is at most ``side`` (display only)."""
+    step = max(1, int(np.ceil(max(image.shape) / side)))
+    return image[::step, ::step]
+
+
+def overlay_png(image: np.ndarray, heatmap: np.ndarray, title: str) -> bytes:
+    """A grey radiograph with the Grad-CAM map over it (inferno, perceptual) and a colour bar."""
+    fig, ax = plt.subplots(figsize=(3.6, 3.4), dpi=110)
+    ax.imshow(shrink(image), cmap="gray", vmin=0, vmax=1)
+    shown = ax.imshow(shrink(heatmap), cmap="inferno", vmin=0, vmax=1, alpha=0.5)
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+    bar.set_label("Grad-CAM relevance", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def chosen_file(args: argparse.Namespace) -> tuple[bytes | None, str]:
+    """(bytes of the file to analyse, where it came from) from the sidebar."""
+    st.sidebar.header("1. Choose a radiograph")
+    source = st.sidebar.radio("Source", ("Upload a DICOM file", "Bundled example"), key="source")
+    if source == "Upload a DICOM file":
+        upload = st.sidebar.file_uploader(f"DICOM file (.dcm), at most {args.max_mb:g} MB", key="upload",
+                                          help="The file stays in this app's memory: it is never written to disk.")
+        return (upload.getvalue() if upload is not None else None), "upload"
+    found = examples.examples()
+    label = st.sidebar.selectbox("Example", list(found), key="example")
+    return found[label].read_bytes(), label
+
+
+def main() -> None:
+    st.set_page_config(page_title="CXR Lab: chest X-ray demo", layout="wide")
+    st.title("CXR Lab: chest X-ray demo")
+    st.caption("For teaching only: not a medical device. The model was trained on synthetic radiographs.")
+    args = options()
+    data, origin = chosen_file(args)
+    preset = st.sidebar.selectbox("2. Window", pipeline.WINDOW_PRESETS, key="preset")
+    if data is None:
+        st.info("Upload a DICOM radiograph, or pick a bundled example in the sidebar.")
+        return
+    try:
+        study = pipeline.open_study(data, max_mb=args.max_mb)
+    except pipeline.InputError as error:
+        st.error(str(error))
+        st.caption(pipeline.NOTHING_STORED)
+        return
+
+    header, original = st.columns(2)
+    with header:
+        st.subheader("De-identified header")
+        st.caption(f"PS3.15 Basic Profile: {len(study.report['removed'])} removed, "
+                   f"{len(study.report['pseudonymised'])} pseudonymised, {len(study.report['dates_shifted'])} "
+                   f"dates shifted, {study.report['uids_replaced']} UIDs replaced.")
+        st.dataframe(pd.DataFrame(pipeline.header_table(study.dataset)), hide_index=True, height=320)
+    with original:
+        st.subheader("Original header (masked)")
+        st.caption("Identifying values of the original are shown only as their length; the original file "
+                   + ("stays in memory." if study.in_memory else "was deleted after de-identification."))
+        st.dataframe(pd.DataFrame(study.masked_original), hide_index=True, height=320)
+
+    shown = pipeline.window(study.dataset, preset)
+    classifier_model = classifier(args.model)
+    prediction = classifier_model.predict(pipeline.window(study.dataset, pipeline.WINDOW_PRESETS[0]).display)
+
+    picture, findings = st.columns([1, 1])
+    with picture:
+        st.subheader("Radiograph")
+        note = "MONOCHROME1: inverted for display" if shown.inverted else shown.photometric
+        st.image(shrink(shown.display), clamp=True, caption=f"{preset}: {shown.voi}. {note}.")
+    with findings:
+        st.subheader("Findings")
+        names = list(prediction.probabilities)
+        table = pd.DataFrame({"finding": names,
+                              "calibrated probability": [f"{prediction.probabilities[f]:.1%}" for f in names],
+                              "in conformal set": ["yes" if f in prediction.conformal_set else "" for f in names]})
+        st.dataframe(table, hide_index=True)
+        st.markdown(f"**Conformal set ({1 - prediction.alpha:.0%}):** " + (", ".join(prediction.conformal_set) or "empty"))
+        st.caption(f"Model: {classifier_model.description}. Probabilities temperature-scaled "
+                   f"(T = {classifier_model.temperature:.2f}); the set holds the true finding for at least "
+                   f"{1 - prediction.alpha:.0%} of images like the calibration ones.")
+
+    st.subheader("Grad-CAM per finding")
+    model_image = pipeline.window(study.dataset, pipeline.WINDOW_PRESETS[0]).display
+    for column, (finding, heatmap) in zip(st.columns(len(prediction.heatmaps)), prediction.heatmaps.items()):
+        with column:
+            st.image(overlay_png(model_image, heatmap, f"{finding}: {prediction.probabilities[finding]:.1%}"),
+                     caption=f"Grad-CAM: {finding}")
+
+    output = {"probabilities": {f: round(p, 6) for f, p in prediction.probabilities.items()},
+              "conformal_set": prediction.conformal_set, "alpha": prediction.alpha}
+    key = (study.input_sha256, classifier_model.weights_sha256)
+    audited = st.session_state.setdefault("audited", {})
+    if key not in audited:  # one record per study and model, not one per redraw
+        extra = {"heatmap_sha256": {f: sha256_pixels(h) for f, h in prediction.heatmaps.items()},
+                 "source": "upload" if origin == "upload" else "bundled example"}
+        audited[key] = pipeline.audit(args.audit_log, study, model_version=classifier_model.version,
+                                      weights_sha256=classifier_model.weights_sha256, output=output, extra=extra)
+    record, chain = audited[key]
+    with st.expander(f"Audit record (hash chain verified: {chain} record{'' if chain == 1 else 's'})"):
+        st.json(record)
+
+
+main()
