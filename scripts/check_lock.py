@@ -12,6 +12,7 @@ floor after a merge) is left out, so set-up never fails on a stale lock; it only
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import re
 import sys
 from pathlib import Path
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requirements", type=Path, default=REPO / "requirements.txt")
     parser.add_argument("--lock", type=Path, default=REPO / "requirements.lock")
     parser.add_argument("--constraints", type=Path, help="write the pins that agree with requirements.txt here")
+    parser.add_argument("--exclude", nargs="*", default=[], metavar="PATTERN",
+                        help="leave these packages' pins out of --constraints (e.g. torch 'nvidia-*': a host's own build)")
     args = parser.parse_args(argv)
     if not args.lock.is_file():
         print(f"[lock] {args.lock.name} is missing: installing from the ranges of {args.requirements.name}")
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     missing, conflicting = compare(requirements, pins)
     if args.constraints:
         dropped = {canonicalize_name(Requirement(c.split(" (locked")[0]).name) for c in conflicting}
+        patterns = [pattern.lower().replace("_", "-").replace(".", "-") for pattern in args.exclude]
+        dropped |= {name for name in pins if any(fnmatch.fnmatch(name, pattern) for pattern in patterns)}
         args.constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())
                                             if name not in dropped))
     for what, items in (("lacks", missing), ("contradicts", conflicting)):
