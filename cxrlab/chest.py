@@ -26,6 +26,7 @@ import torch.nn as nn
 from .audit import sha256_weights
 from .data import data_dir
 from .data.chest import ChestBundle, load_chest
+from .distributed import save_on_main
 from .runtime import Runtime
 from .train import History, fit, predict
 
@@ -220,10 +221,7 @@ def chest_model(rt: Runtime, *, data: ChestBundle | None = None, retrain: bool =
         "data_source": data.source, "channels": data.image_shape[0], "image_size": size,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    torch.save(record, partial)
-    os.replace(partial, path)  # atomic: a reader never sees half a file
+    save_on_main(record, path)  # atomic, and under torchrun by rank 0 alone (the others wait)
     return ChestModel(model=net, classes=list(data.classes), data=data, history=history,
                       weights_sha256=sha, version=version, image_size=size,
                       train_seconds=history.train_seconds, weights_source=net.weights_source,

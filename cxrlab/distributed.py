@@ -52,8 +52,11 @@ def launched() -> bool:
 
 
 def is_main_process() -> bool:
-    """True on rank 0 (and in any process that is not part of a distributed run)."""
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    """True on rank 0 (and in any process that is not part of a distributed run), also before
+    the process group is initialised (from torchrun's ``RANK``)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return os.environ.get("RANK", "0").strip() in ("", "0")
 
 
 def _atomic_save(obj: Any, path: str | os.PathLike) -> Path:
