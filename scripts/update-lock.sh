@@ -4,7 +4,8 @@
 #
 #   bash scripts/update-lock.sh              newest releases within requirements.txt's ranges, then test
 #   bash scripts/update-lock.sh --keep       keep every version already locked; only add what
-#                                            requirements.txt gained and drop what it lost (after a merge)
+#                                            requirements.txt gained (at the versions installed in .venv
+#                                            when they fit) and drop what it lost (after a merge)
 #   bash scripts/update-lock.sh --no-test    write the lock only (combine with --keep)
 #   bash scripts/update-lock.sh -- -k dicom  arguments after -- go to pytest
 #                                            (default: -m "not notebook and not book", the unit tests)
@@ -52,8 +53,20 @@ new="$(mktemp)"; old="$(mktemp)"
 trap 'rm -f "$new" "$old"' EXIT
 [ -f requirements.lock ] && cp requirements.lock "$old"
 upgrade=(--upgrade)
-if [ "$keep" = 1 ] && [ -f requirements.lock ]; then
-  cp requirements.lock "$new"   # uv keeps the versions of an existing output file
+if [ "$keep" = 1 ]; then
+  # uv keeps the versions of an existing output file: the lock's, and for packages it lacks,
+  # the ones installed in the environment (what the tests ran with), where they still fit.
+  "$target_python" - "$new" <<'PY'
+import re, subprocess, sys
+from pathlib import Path
+pin = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==")
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+lock = Path("requirements.lock").read_text().splitlines() if Path("requirements.lock").is_file() else []
+locked = {norm(m.group(1)) for m in map(pin.match, lock) if m}
+frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True).stdout
+extra = [line for line in frozen.splitlines() if (m := pin.match(line)) and norm(m.group(1)) not in locked]
+Path(sys.argv[1]).write_text("\n".join(lock + extra) + "\n")
+PY
   upgrade=()
 fi
 echo "[lock] uv pip compile requirements.txt ($([ $keep = 1 ] && echo 'keeping locked versions' || echo 'newest within the ranges'))"
