@@ -123,7 +123,7 @@ def test_bundled_real_radiograph_is_monochrome1_inverted(tmp_path, data_folder):
 
 
 @pytest.mark.parametrize("kind", ["not DICOM (a PNG photo)", "no pixel data", "RGB DICOM", "over the size limit"])
-def test_bad_input_gets_a_clear_message_and_nothing_is_stored(tmp_path, data_folder, phantom_file, kind):
+def test_bad_input_gets_a_clear_message_and_nothing_is_stored(tmp_path, data_folder, phantom_file, kind, monkeypatch):
     payload, state, expected = {
         "not DICOM (a PNG photo)": (_photo_png, {}, "This file is not DICOM"),
         "no pixel data": (lambda: _without_pixels(phantom_file), {}, "holds no image (no Pixel Data)"),
@@ -131,14 +131,18 @@ def test_bad_input_gets_a_clear_message_and_nothing_is_stored(tmp_path, data_fol
         "over the size limit": (lambda: phantom_file.read_bytes(), {"max_mb": 0.01}, "this demo accepts at most 0.01 MB"),
     }[kind]
     log = tmp_path / "audit.jsonl"
-    before = set(Path(tempfile.gettempdir()).iterdir())
+    import streamlit.testing.v1  # noqa: F401 - AppTest makes its own temporary folder once, on import
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # the app runs in this process
+    before = sorted(data_folder.rglob("*"))
     at = _app(log, **state)
     at.sidebar.file_uploader[0].set_value(("input.bin", payload(), "application/octet-stream")).run()
     assert not at.exception, at.exception
     assert len(at.error) == 1 and expected in at.error[0].value, [e.value for e in at.error]
     assert "Nothing was stored" in _texts(at)
     assert not at.image and not log.exists()
-    assert set(Path(tempfile.gettempdir()).iterdir()) <= before | {tmp_path}
+    assert not list(private_tmp.iterdir()) and sorted(data_folder.rglob("*")) == before  # no file anywhere
 
 
 def test_upload_never_touches_the_disk(tmp_path, phantom_file, monkeypatch):
