@@ -48,7 +48,7 @@ def test_sizes_follow_the_mode():
     assert rt.image_size(full=224, quick=96, smoke=32) == 96
     full = Runtime(device=CPU, mode="full", seed=0, threads=1)
     assert full.size(full=None, quick=2000, smoke=64) is None
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         rt.epochs(full=3, quick=0, smoke=1)
 
 
