@@ -1,10 +1,21 @@
-"""Convolution arithmetic written from scratch, for chapter 1 (checked against torch)."""
+"""Chapter 1 from scratch: convolution arithmetic as loops, and the training loop in five lines.
+
+Each is checked against the library it stands for: ``conv2d_by_hand`` against
+``torch.nn.functional.conv2d``, ``train_by_hand`` against :func:`cxrlab.train.fit` (the
+same losses, epoch by epoch, for the same seed).
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from ._checks import positive_int
 
 
 def conv2d_by_hand(image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -52,3 +63,54 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
         field += (kernel - 1) * jump
         jump *= stride
     return field
+
+
+def train_by_hand(model: nn.Module, data: TensorDataset | tuple[torch.Tensor, torch.Tensor], *,
+                  epochs: int, lr: float, batch_size: int = 128, seed: int = 0) -> list[float]:
+    """Train ``model`` with plain SGD and cross-entropy, written out step by step.
+
+    Every step is the five lines every PyTorch loop has: forget the old gradients, forward
+    pass, loss, backward pass, optimiser step. Each epoch visits the examples in the order
+    of one ``torch.randperm`` drawn from a generator seeded with ``seed``; that is the
+    order :func:`cxrlab.train.fit` uses, so ``fit(model, data, epochs=..., seed=seed,
+    optimizer=torch.optim.SGD(model.parameters(), lr), schedule="constant")`` gives the
+    same losses.
+
+    Args:
+        model: a classifier giving (N, classes) logits; trained in place on its own device.
+        data: a TensorDataset or a tuple (inputs, integer labels).
+        epochs: passes over the data.
+        lr: the SGD learning rate (> 0).
+        batch_size: examples per step.
+        seed: seeds the shuffling.
+
+    Returns:
+        The mean training loss of each epoch (a list of ``epochs`` floats).
+
+    Raises:
+        ValueError: for a non-positive ``epochs``, ``batch_size`` or ``lr``.
+    """
+    positive_int(epochs, "epochs")
+    positive_int(batch_size, "batch_size")
+    if not lr > 0:
+        raise ValueError(f"lr must be a positive learning rate, got {lr!r}")
+    x, y = data.tensors if isinstance(data, TensorDataset) else data
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator).to(device)
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size]
+            optimizer.zero_grad()                          # 1. forget the last step's gradients
+            logits = model(x[batch])                       # 2. forward pass
+            loss = F.cross_entropy(logits, y[batch])       # 3. loss (mean over the batch)
+            loss.backward()                                # 4. backward: d loss / d every weight
+            optimizer.step()                               # 5. step: w <- w - lr * d loss / d w
+            total += loss.item() * len(batch)
+        losses.append(total / len(x))
+    return losses
