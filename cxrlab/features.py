@@ -11,7 +11,7 @@ forward pass (chapter 3). Cached backbone features for transfer learning are in
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -128,6 +128,17 @@ def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str
     return fig
 
 
+def _run_with_hooks(model: nn.Module, x: torch.Tensor, hooks: Sequence[tuple[nn.Module, Callable]]) -> None:
+    """One forward pass of ``x`` in eval mode with forward hooks that are removed again, even on error."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks]
+    try:
+        with eval_mode(model):
+            model(x.to(model_device(model)))
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 @torch.no_grad()
 def activations(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
     """Outputs of the named sub-modules (e.g. ``"features.1"``) for input ``x``, on the CPU.
@@ -149,15 +160,9 @@ def activations(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dic
         raise ValueError(f"no layer named {', '.join(missing)}; names look like "
                          f"{', '.join(list(modules)[1:6])} (see model.named_modules())")
     found: dict[str, torch.Tensor] = {}
-    handles = [modules[name].register_forward_hook(
-        lambda _m, _i, out, name=name: found.__setitem__(name, out.detach().float().cpu().clone()))
-        for name in layers]
-    try:
-        with eval_mode(model):
-            model(x.to(model_device(model)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    hooks = [(modules[name], lambda _m, _i, out, name=name: found.__setitem__(name, out.detach().float().cpu().clone()))
+             for name in layers]
+    _run_with_hooks(model, x, hooks)
     return {name: found[name] for name in layers}
 
 
@@ -192,14 +197,8 @@ def layer_table(model: nn.Module, x: torch.Tensor) -> pd.DataFrame:
                          "parameters": sum(p.numel() for p in module.parameters(recurse=False))})
         return hook
 
-    handles = [module.register_forward_hook(record(name)) for name, module in model.named_modules()
-               if name and not any(True for _ in module.children())]
-    try:
-        with eval_mode(model):
-            model(x.to(model_device(model)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_with_hooks(model, x, [(module, record(name)) for name, module in model.named_modules()
+                               if name and not any(True for _ in module.children())])
     table = pd.DataFrame(rows, columns=["layer", "module", "output shape", "parameters"])
     table.index = pd.RangeIndex(1, len(table) + 1)
     return table
