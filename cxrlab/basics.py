@@ -24,6 +24,12 @@ def conv2d_by_hand(image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, pa
     This is what ``torch.nn.Conv2d`` computes (deep-learning "convolution" does not flip
     the kernel). Zero ``padding`` pixels are added on each side; returns an array of
     shape ((H + 2p - kH) // s + 1, (W + 2p - kW) // s + 1).
+
+    Returns:
+        The float64 output array.
+
+    Raises:
+        ValueError: for an image or kernel that is not 2-D, a stride below 1 or negative padding.
     """
     image = np.asarray(image, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
@@ -44,7 +50,14 @@ def conv2d_by_hand(image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, pa
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output length of a convolution or pooling layer: floor((n + 2p - d(k-1) - 1) / s) + 1."""
+    """Output length of a convolution or pooling layer: floor((n + 2p - d(k-1) - 1) / s) + 1.
+
+    Returns:
+        The output side in pixels (an int >= 1).
+
+    Raises:
+        ValueError: when the (dilated) kernel does not fit the padded input.
+    """
     effective = dilation * (kernel - 1) + 1
     if size + 2 * padding < effective:
         raise ValueError(f"kernel {kernel} (dilation {dilation}) does not fit an input of {size} with padding {padding}")
@@ -55,6 +68,12 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
     """Receptive field (pixels) of one output unit after layers given as (kernel, stride).
 
     r_0 = 1; each layer adds (k - 1) times the product of all earlier strides.
+
+    Returns:
+        The side of the receptive field in input pixels.
+
+    Raises:
+        ValueError: for a kernel or stride below 1.
     """
     field, jump = 1, 1
     for kernel, stride in layers:

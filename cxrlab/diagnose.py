@@ -34,7 +34,14 @@ VERDICTS = ("underfitting", "good fit", "overfitting")
 
 
 def least_squares_slope(values: Sequence[float]) -> float:
-    """Slope of the least-squares line through ``values`` against 1, 2, 3, ... (units per epoch)."""
+    """Slope of the least-squares line through ``values`` against 1, 2, 3, ... (units per epoch).
+
+    Returns:
+        The slope (units of ``values`` per step).
+
+    Raises:
+        ValueError: for fewer than two values, or NaN / infinity among them.
+    """
     y = np.asarray(values, dtype=float)
     if y.ndim != 1 or len(y) < 2:
         raise ValueError(f"need at least two values for a slope, got {len(y) if y.ndim == 1 else y.shape}")
@@ -87,6 +94,14 @@ def diagnose(history: History, *, last: int = 3, gap_tolerance: float = 0.03,
 
     Accuracies and tolerances are fractions in [0, 1]. Raises ValueError when the history
     has no validation curve or fewer than two epochs.
+
+    Returns:
+        A :class:`FitDiagnosis` with the verdict and the numbers behind it.
+
+    Raises:
+        TypeError: when ``history`` is not a History.
+        ValueError: for a history without a validation curve or with fewer than two epochs,
+            ``last`` below 2, or a tolerance outside [0, 1].
     """
     if not isinstance(history, History):
         raise TypeError(f"diagnose needs a cxrlab.train.History (what fit returns), got {type(history).__name__}")

@@ -17,7 +17,6 @@ import torch
 
 from .train import History
 
-
 #: What ``training_curves`` can draw: History field -> (panel kind, split label).
 CURVES = {"train_loss": ("loss", "train"), "val_loss": ("loss", "validation"),
           "train_accuracy": ("accuracy", "train"), "val_accuracy": ("accuracy", "validation")}

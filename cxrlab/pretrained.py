@@ -124,6 +124,9 @@ def weights_in_cache(name: str) -> Path | None:
 
     Raises:
         ValueError: for an unknown architecture ``name``.
+
+    Returns:
+        The file path, or None when no weights file of ``name`` is in the cache.
     """
     name = _check_name(name)
     folder = Path(torch.hub.get_dir()) / "checkpoints"
@@ -211,6 +214,9 @@ def adapt_input_channels(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
     Raises:
         TypeError: when ``conv`` is not an ``nn.Conv2d``.
         ValueError: for a non-positive ``in_channels``.
+
+    Returns:
+        A new ``nn.Conv2d`` (the original is not changed).
     """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"expected an nn.Conv2d, got {type(conv).__name__}")

@@ -35,7 +35,11 @@ class ModeError(ValueError):
 
 
 def detect_device() -> torch.device:
-    """Return the best available device: CUDA, then Apple MPS, then CPU."""
+    """Return the best available device: CUDA, then Apple MPS, then CPU.
+
+    Returns:
+        ``torch.device("cuda")``, ``torch.device("mps")`` or ``torch.device("cpu")``.
+    """
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -49,6 +53,12 @@ def choose_mode(mode: str | None, device: torch.device) -> str:
 
     ``full`` on a GPU (CUDA or MPS), ``quick`` on a CPU; ``smoke`` only when asked for.
     Raises ModeError, naming the valid modes, for anything else.
+
+    Returns:
+        One of ``MODES``.
+
+    Raises:
+        ModeError: naming the valid modes, for a mode that does not exist.
     """
     source = "mode="
     if mode is None:
@@ -170,6 +180,21 @@ def setup(seed: int = 0, mode: str | None = None, *, data: tuple[str, ...] = ("m
     ``mode`` overrides ``$CXRLAB_MODE``, which overrides detection. ``data`` names the
     data sets whose source (real or stand-in) the banner reports; checking is a disk look-up,
     never a download. Returns the Runtime a chapter asks for its sizes.
+
+    Side effects: seeds Python's ``random``, NumPy and torch; sets NumPy's print options
+    (legacy 1.25 scalars); on CUDA turns on ``cudnn.benchmark``; prints the banner unless ``quiet``.
+
+    Args:
+        seed: the seed of every generator.
+        mode: ``"full"``, ``"quick"`` or ``"smoke"`` (None: ``$CXRLAB_MODE``, else by device).
+        data: names of the data sets whose source the banner reports.
+        quiet: do not print the banner.
+
+    Returns:
+        The :class:`Runtime`.
+
+    Raises:
+        ModeError: for an unknown mode.
     """
     from .data import describe_source
 

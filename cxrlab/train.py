@@ -62,6 +62,9 @@ def as_tensors(data: Data) -> tuple[torch.Tensor, torch.Tensor]:
 
     Raises:
         TypeError: for anything else; ValueError: for inputs and labels of different lengths, or none.
+
+    Returns:
+        ``(inputs, labels)``, the tensors themselves (no copy).
     """
     tensors = data.tensors if isinstance(data, TensorDataset) else data
     if not isinstance(tensors, (tuple, list)) or len(tensors) != 2:
@@ -80,6 +83,9 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
 
     With ``shuffle`` the order is one ``torch.randperm`` drawn from ``generator`` (on the
     CPU), so a seeded generator gives the same batches on every device.
+
+    Returns:
+        An iterator of ``(inputs, labels)`` batches, the last one possibly smaller.
     """
     n = len(x)
     order = torch.randperm(n, generator=generator, device="cpu") if shuffle else None

@@ -38,6 +38,9 @@ def head_name(model: nn.Module) -> str:
 
     Raises:
         ValueError: when the model has no Linear layer named ``fc`` or in ``classifier``.
+
+    Returns:
+        The dotted name, e.g. ``"fc"`` or ``"classifier.6"``.
     """
     if isinstance(getattr(model, "fc", None), nn.Linear):
         return "fc"
@@ -57,6 +60,9 @@ def classifier_head(model: nn.Module) -> nn.Module:
 
     Raises:
         ValueError: as :func:`head_name`.
+
+    Returns:
+        The head, an ``nn.Linear``.
     """
     return model.get_submodule(head_name(model))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import positive_int
 from .bundle import DataBundle, make_bundle
 from .idx import read_idx
 from .paths import MNIST_FILES, cifar10_present, dataset_dir, fashion_mnist_folder, read_source_note
@@ -38,6 +39,9 @@ def synthetic_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray,
 
     The last-resort stand-in when neither CIFAR-10 nor Fashion-MNIST is on disk: it lets a
     chapter run, and says nothing about real photographs.
+
+    Returns:
+        ``(images, labels)``: uint8 (n, size, size, 3) and int64 (n,).
     """
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 10
@@ -69,7 +73,11 @@ def synthetic_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray,
 
 
 def cifar10_source() -> str:
-    """Where ``load_cifar10()`` would take its images from, without reading them."""
+    """Where ``load_cifar10()`` would take its images from, without reading them.
+
+    Returns:
+        One line naming the source (real, or which stand-in).
+    """
     folder = dataset_dir("cifar10")
     if cifar10_present(folder):
         return f"real CIFAR-10 60,000 ({read_source_note(folder) or folder})"
@@ -88,6 +96,22 @@ def load_cifar10(*, n_train: int | None = None, val_size: int | float = 0.1, siz
     (error if absent) or ``"standin"``. Grey stand-ins are resized to ``size`` and repeated
     to 3 channels so every model sees CIFAR-10's input shape. ``n_test`` keeps the first
     ``n_test`` test images (None: all). Never touches the network.
+
+    Args:
+        n_train: training images to keep (a stratified subset; None: all).
+        val_size: validation images split off the training set (a count, or a fraction in (0, 1)).
+        size: side of the images in pixels.
+        standardize: standardise with the training split's per-channel mean and standard deviation.
+        seed: seeds the splits.
+        source: "auto", "real" or "standin".
+        n_test: test images to keep (the first ones; None: all).
+
+    Returns:
+        A :class:`DataBundle` of (N, 3, size, size) float32 images.
+
+    Raises:
+        ValueError: for an unknown ``source`` or a non-positive ``n_train`` / ``n_test``.
+        FileNotFoundError: with ``source="real"`` when CIFAR-10 has not been fetched, saying how.
     """
     if source not in ("auto", "real", "standin"):
         raise ValueError(f"source must be 'auto', 'real' or 'standin', got {source!r}")
@@ -111,6 +135,7 @@ def load_cifar10(*, n_train: int | None = None, val_size: int | float = 0.1, siz
         name, classes, standin = "Generated shapes (stand-in for CIFAR-10)", SHAPE_CLASSES, True
         described = f"generated coloured shapes (no real images on this machine); {FETCH_HINT}"
     if n_test is not None:
+        positive_int(n_test, "n_test")
         test_x, test_y = test_x[:n_test], test_y[:n_test]
     return make_bundle(
         name, described, standin, classes,

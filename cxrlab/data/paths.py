@@ -23,12 +23,20 @@ MNIST_FILES = {
 
 
 def data_dir() -> Path:
-    """The data folder: ``$CXRLAB_DATA`` if set, else ``~/.cache/cxrlab/data`` (read by ``cxrlab.settings``)."""
+    """The data folder: ``$CXRLAB_DATA`` if set, else ``~/.cache/cxrlab/data`` (read by ``cxrlab.settings``).
+
+    Returns:
+        The folder (it may not exist yet).
+    """
     return settings.data_dir()
 
 
 def dataset_dir(name: str) -> Path:
-    """The folder of one data set inside the data folder (it may not exist yet)."""
+    """The folder of one data set inside the data folder (it may not exist yet).
+
+    Returns:
+        ``data_dir() / name``.
+    """
     return data_dir() / name
 
 

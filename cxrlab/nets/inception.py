@@ -218,7 +218,16 @@ def googlenet_for(rt, num_classes: int, in_channels: int = 3) -> InceptionNet:
 
 
 def width_fraction(width: float) -> str:
-    """A width such as 0.125 written as the fraction people read: ``"1/8"`` (``"1"`` for 1.0)."""
+    """A width such as 0.125 written as the fraction people read: ``"1/8"`` (``"1"`` for 1.0).
+
+    Returns:
+        The fraction as text.
+
+    Raises:
+        ValueError: for a width outside (0, 1].
+    """
+    if not 0.0 < width <= 1.0:
+        raise ValueError(f"width must be in (0, 1], got {width!r}")
     return str(Fraction(width).limit_denominator(64))
 
 

@@ -74,6 +74,9 @@ def blocks_per_stage(depth: int) -> int:
 
     Raises:
         ValueError: when ``depth`` is not 6n + 2 with n >= 1.
+
+    Returns:
+        ``n = (depth - 2) / 6``.
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, ...), got {depth!r}")
