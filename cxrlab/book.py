@@ -9,6 +9,7 @@ mapping)`` glues a whole table of numbers in one call.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import textwrap
 from dataclasses import dataclass
@@ -31,11 +32,13 @@ class Source:
     path: str
     first_line: int
     last_line: int
+    docstrings: bool = True
 
     @property
     def caption(self) -> str:
         """Where the code lives: file and line range."""
-        return f"{self.path}, lines {self.first_line}-{self.last_line}"
+        omitted = "" if self.docstrings else " (docstrings left out)"
+        return f"{self.path}, lines {self.first_line}-{self.last_line}{omitted}"
 
     def _repr_markdown_(self) -> str:
         return f"*{self.caption}*\n\n```python\n{self.code}\n```\n"
@@ -47,7 +50,7 @@ class Source:
         return f"# {self.caption}\n{self.code}"
 
 
-def show(obj: Any, *, start: str | None = None, end: str | None = None) -> Source:
+def show(obj: Any, *, start: str | None = None, end: str | None = None, docstrings: bool = True) -> Source:
     """The source of ``obj`` (a class, function or method), ready to display in a notebook.
 
     Args:
@@ -55,6 +58,8 @@ def show(obj: Any, *, start: str | None = None, end: str | None = None) -> Sourc
         start: show from the first line containing this text (default: the first line).
         end: show up to and including the first line at or after ``start`` containing this
             text (default: the last line).
+        docstrings: keep the docstrings; ``False`` leaves out every docstring of the object
+            and of the methods inside it, so the page shows only the code.
 
     Returns:
         A :class:`Source`; as the last expression of a cell it renders as a highlighted
@@ -71,6 +76,7 @@ def show(obj: Any, *, start: str | None = None, end: str | None = None) -> Sourc
     except (OSError, TypeError) as error:
         raise TypeError(f"no source to show for {obj!r}: pass a class, function or method defined in a file") from error
     first = max(first, 1)
+    omitted = _docstring_lines(lines) if not docstrings else set()
     begin, stop = 0, len(lines)
     if start is not None:
         begin = next((i for i, line in enumerate(lines) if start in line), None)
@@ -85,8 +91,24 @@ def show(obj: Any, *, start: str | None = None, end: str | None = None) -> Sourc
     chosen = lines[begin:stop]
     while chosen and not chosen[-1].strip():
         chosen = chosen[:-1]
+    last_line = first + begin + len(chosen) - 1
+    chosen = [line for i, line in enumerate(chosen, start=begin) if i not in omitted]
     code = textwrap.dedent("".join(chosen)).rstrip("\n")
-    return Source(code=code, path=_relative(file), first_line=first + begin, last_line=first + begin + len(chosen) - 1)
+    return Source(code=code, path=_relative(file), first_line=first + begin, last_line=last_line,
+                  docstrings=docstrings)
+
+
+def _docstring_lines(lines: list[str]) -> set[int]:
+    """0-based indices (into ``lines``) of every docstring in this piece of source."""
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and node.body:
+            head = node.body[0]
+            if isinstance(head, ast.Expr) and isinstance(getattr(head, "value", None), ast.Constant) \
+                    and isinstance(head.value.value, str):
+                found.update(range(head.lineno - 1, head.end_lineno))
+    return found
 
 
 def _relative(file: str | None) -> str:

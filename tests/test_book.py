@@ -45,3 +45,13 @@ def test_glue_all_prefixes_every_key(monkeypatch):
         book.glue_all("", values)
     with pytest.raises(ValueError, match="glue keys"):
         book.glue_all("ch01", {"bad key": 1})
+
+
+def test_show_can_leave_docstrings_out():
+    full = book.show(Block)
+    code_only = book.show(Block, docstrings=False)
+    assert '"""' in full.code and '"""' not in code_only.code
+    assert "def shortcut(self, x" in code_only.code and "out = out + self.shortcut(x)" in code_only.code
+    assert (code_only.first_line, code_only.last_line) == (full.first_line, full.last_line)
+    assert "docstrings left out" in code_only.caption
+    compile(code_only.code, "<shown>", "exec")  # still valid Python
