@@ -85,3 +85,19 @@ def test_long_cell_check_flags_untagged_cells_only(tmp_path):
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"cells": cells}))
     assert long_code_cells(path) == [f"cell 0 ({MAX_CELL_LINES + 1} lines, starts 'x0 = 0')"]
+
+
+#: Modules that still read CXRLAB_* themselves; their owners move them to cxrlab.settings.
+PENDING_READERS = {"cxrlab/uncertainty.py", "cxrlab/phantom.py"}
+
+
+def test_only_settings_reads_cxrlab_variables():
+    import re
+
+    readers = sorted(str(path.relative_to(REPO)) for path in (REPO / "cxrlab").rglob("*.py")
+                     if path.name != "settings.py"
+                     and re.search(r"(os\.environ|getenv)[^\n]*CXRLAB_", path.read_text()))
+    message = f"only cxrlab/settings.py may read CXRLAB_* variables; also read in: {', '.join(readers)}"
+    if readers and set(readers) <= PENDING_READERS:
+        pytest.xfail(message)
+    assert not readers, message
