@@ -72,3 +72,13 @@ def test_count_parameters_checks_its_input():
     assert count_parameters(nn.Linear(3, 2)) == 8
     with pytest.raises(TypeError, match="nn.Module"):
         count_parameters("resnet18")
+
+
+def test_a_name_imports_only_its_own_file():
+    import subprocess
+    import sys
+
+    code = ("import sys; from cxrlab.nets import LeNet5; "
+            "print(sorted(m for m in sys.modules if m.startswith('cxrlab.nets')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['cxrlab.nets', 'cxrlab.nets.lenet']"

@@ -14,14 +14,18 @@ torchvision's ImageNet networks are built by :func:`cxrlab.pretrained.build`; fr
 stages and head replacement live in :mod:`cxrlab.transfer`.
 
 Every public name of every file here can be imported from the package itself
-(``from cxrlab.nets import LeNet5``). The look-up is lazy and reads each file's
-``__all__``, so a new architecture file is found without editing this one.
+(``from cxrlab.nets import LeNet5``). The look-up is lazy: it reads each file's literal
+``__all__`` (without importing the file) and imports only the file that holds the name, so a
+new architecture file is found without editing this one.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 import pkgutil
+from pathlib import Path
 from types import ModuleType
 
 import torch.nn as nn
@@ -49,18 +53,28 @@ def _files() -> list[str]:
     return sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
 
 
+@functools.lru_cache(maxsize=None)
+def _exports() -> dict[str, str]:
+    """Exported name -> file, read from each file's literal ``__all__`` without importing it."""
+    found: dict[str, str] = {}
+    for file in _files():
+        tree = ast.parse((Path(__file__).parent / f"{file}.py").read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                for name in ast.literal_eval(node.value):
+                    found.setdefault(name, file)
+    return found
+
+
 def __getattr__(name: str) -> object:
     if name in _files():
         return importlib.import_module(f"{__name__}.{name}")
-    for file in _files():
+    file = _exports().get(name)
+    if file is not None:
         module: ModuleType = importlib.import_module(f"{__name__}.{file}")
-        if name in getattr(module, "__all__", ()):
-            return getattr(module, name)
+        return getattr(module, name)
     raise AttributeError(f"cxrlab.nets has no {name!r}; its files are {', '.join(_files())}")
 
 
 def __dir__() -> list[str]:
-    names = {"count_parameters", *_files()}
-    for file in _files():
-        names.update(getattr(importlib.import_module(f"{__name__}.{file}"), "__all__", ()))
-    return sorted(names)
+    return sorted({"count_parameters", *_files(), *_exports()})
