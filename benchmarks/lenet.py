@@ -95,7 +95,7 @@ def seed_pipeline(root: Path, epochs: int) -> tuple[float, float]:
 
 def cxrlab_pipeline(bundle, epochs: int) -> tuple[float, float]:
     """Chapter 2's training path: returns (training seconds, test accuracy %)."""
-    from cxrlab.models import LeNet5
+    from cxrlab.nets import LeNet5
     from cxrlab.train import evaluate, fit
 
     model = LeNet5()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ._checks import positive_int
+
 PADDING_MODES = ("zeros", "reflect", "replicate")
 
 
@@ -31,10 +33,13 @@ def random_crop(x: torch.Tensor, padding: int = 4, *, padding_mode: str = "zeros
     colour of standardised images), "reflect" or "replicate". Each image gets its own
     offset (top, left), drawn uniformly from 0..2*padding. Returns the cropped batch (same
     shape, device and dtype), and with ``return_offsets`` also the (N, 2) offsets.
+
+    Raises:
+        ValueError: for a batch that is not (N, C, H, W), a negative or fractional
+            ``padding``, an unknown ``padding_mode``, or reflect padding as wide as the image.
     """
     _check_batch(x)
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative integer number of pixels, got {padding!r}")
+    positive_int(padding, "padding (a non-negative number of pixels)", minimum=0)
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     n, _, h, w = x.shape
@@ -65,6 +70,9 @@ def horizontal_flip(x: torch.Tensor, p: float = 0.5, *, generator: torch.Generat
 
     Returns the batch (same shape, device, dtype) and with ``return_mask`` the (N,) bool
     mask of flipped images.
+
+    Raises:
+        ValueError: for a batch that is not (N, C, H, W) or ``p`` outside [0, 1].
     """
     _check_batch(x)
     if not 0.0 <= float(p) <= 1.0:
@@ -81,12 +89,15 @@ class RandomCropFlip:
     (N, C, H, W) batch ``x`` on its own device. With a ``seed`` the sequence of
     augmentations is reproducible (one generator per device). Pass it to
     ``cxrlab.train.fit(augment=...)``.
+
+    Raises:
+        ValueError: for a negative or fractional ``padding``, ``flip_p`` outside [0, 1] or an
+            unknown ``padding_mode``.
     """
 
     def __init__(self, padding: int = 4, flip_p: float = 0.5, *, padding_mode: str = "zeros",
                  seed: int | None = None):
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding must be a non-negative integer number of pixels, got {padding!r}")
+        positive_int(padding, "padding (a non-negative number of pixels)", minimum=0)
         if not 0.0 <= float(flip_p) <= 1.0:
             raise ValueError(f"flip_p is a probability and must lie in [0, 1], got {flip_p!r}")
         if padding_mode not in PADDING_MODES:

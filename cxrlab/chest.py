@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,13 +141,9 @@ def data_fingerprint(data: ChestBundle) -> str:
 
 def _imagenet_weights_on_disk() -> bool:
     """Whether torchvision's ResNet-18 ImageNet weights lie in the local torch hub cache."""
-    try:
-        from .models import _weight_candidates
+    from .pretrained import weights_in_cache
 
-        folder = Path(torch.hub.get_dir()) / "checkpoints"
-        return any((folder / os.path.basename(w.url.split("?")[0])).is_file() for w in _weight_candidates(ARCHITECTURE))
-    except Exception:  # noqa: BLE001 - a missing helper only means "not known to be there"
-        return False
+    return weights_in_cache(ARCHITECTURE) is not None
 
 
 def _cache_key(rt: Runtime, cfg: dict, fingerprint: str, pretrained: bool) -> tuple[str, Path]:
@@ -161,7 +156,7 @@ def _cache_key(rt: Runtime, cfg: dict, fingerprint: str, pretrained: bool) -> tu
 
 
 def _new_model(data: ChestBundle, pretrained: bool | str) -> ChestNet:
-    from .models import build
+    from .pretrained import build
 
     channels = data.image_shape[0]
     backbone = build(ARCHITECTURE, num_classes=len(data.classes), in_channels=channels,
@@ -171,7 +166,8 @@ def _new_model(data: ChestBundle, pretrained: bool | str) -> ChestNet:
     std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
     net = ChestNet(backbone, mean, std)
     net.input_size = int(data.image_shape[-1])
-    net.weights_source = getattr(backbone, "weights_source", "unknown")
+    net.weights_info = backbone.weights_info
+    net.weights_source = backbone.weights_info.source
     return net
 
 
@@ -204,7 +200,7 @@ def chest_model(rt: Runtime, *, data: ChestBundle | None = None, retrain: bool =
             return loaded
 
     net = _new_model(data, "auto")
-    pretrained = not net.weights_source.startswith("random")
+    pretrained = net.weights_info.pretrained
     version, path = _cache_key(rt, cfg, fingerprint, pretrained)
     net.to(rt.device)
     history = fit(net, data.train, data.val, epochs=cfg["epochs"], lr=cfg["lr"],

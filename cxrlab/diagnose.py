@@ -11,6 +11,8 @@ opening from one that is closing. ``diagnose`` looks at the last ``last`` epochs
 - whether the training loss is still falling (the model could still learn more).
 
 Every threshold is a parameter, so the reader sees (and can change) what each verdict means.
+``gradient_norms`` diagnoses a network before training: how the gradient's size changes
+from the last layer to the first (vanishing or exploding gradients, chapter 6).
 """
 
 from __future__ import annotations
@@ -19,14 +21,27 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
+from ._checks import positive_int
+from ._torch import train_mode
 from .train import History
 
 VERDICTS = ("underfitting", "good fit", "overfitting")
 
 
 def least_squares_slope(values: Sequence[float]) -> float:
-    """Slope of the least-squares line through ``values`` against 1, 2, 3, ... (units per epoch)."""
+    """Slope of the least-squares line through ``values`` against 1, 2, 3, ... (units per epoch).
+
+    Returns:
+        The slope (units of ``values`` per step).
+
+    Raises:
+        ValueError: for fewer than two values, or NaN / infinity among them.
+    """
     y = np.asarray(values, dtype=float)
     if y.ndim != 1 or len(y) < 2:
         raise ValueError(f"need at least two values for a slope, got {len(y) if y.ndim == 1 else y.shape}")
@@ -79,6 +94,14 @@ def diagnose(history: History, *, last: int = 3, gap_tolerance: float = 0.03,
 
     Accuracies and tolerances are fractions in [0, 1]. Raises ValueError when the history
     has no validation curve or fewer than two epochs.
+
+    Returns:
+        A :class:`FitDiagnosis` with the verdict and the numbers behind it.
+
+    Raises:
+        TypeError: when ``history`` is not a History.
+        ValueError: for a history without a validation curve or with fewer than two epochs,
+            ``last`` below 2, or a tolerance outside [0, 1].
     """
     if not isinstance(history, History):
         raise TypeError(f"diagnose needs a cxrlab.train.History (what fit returns), got {type(history).__name__}")
@@ -86,8 +109,7 @@ def diagnose(history: History, *, last: int = 3, gap_tolerance: float = 0.03,
         raise ValueError("the history has no validation curve: call fit(model, train, val, ...) with val data")
     if history.epochs < 2:
         raise ValueError(f"need at least 2 epochs to see a trend, the run has {history.epochs}")
-    if isinstance(last, bool) or not isinstance(last, int) or last < 2:
-        raise ValueError(f"last must be an integer >= 2 (epochs in the window), got {last!r}")
+    positive_int(last, "last (epochs in the window)", minimum=2)
     for name, value in dict(gap_tolerance=gap_tolerance, widening_tolerance=widening_tolerance,
                             rise_tolerance=rise_tolerance, min_train_accuracy=min_train_accuracy,
                             still_learning=still_learning).items():
@@ -141,3 +163,48 @@ def diagnose(history: History, *, last: int = 3, gap_tolerance: float = 0.03,
         train_loss_trend=train_trend, train_accuracy=float(train_acc.mean()),
         val_accuracy=float(val_acc.mean()), window=(start + 1, history.epochs), reasons=reasons,
     )
+
+
+def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
+    """L2 norm of the cross-entropy gradient of every conv/linear weight, input to output.
+
+    ``model`` is used as it is (call it right after construction for "at initialisation");
+    batch norm uses batch statistics (train mode), as in the first training step. The
+    gradients are computed with ``torch.autograd.grad``: no ``.grad`` is left behind, the
+    weights and batch-norm running statistics are untouched, and every submodule gets its
+    own train/eval flag back.
+
+    Args:
+        model: a network with Conv2d or Linear layers.
+        x: a non-empty (N, C, H, W) image batch.
+        y: N integer class labels.
+
+    Returns:
+        A table with columns ``layer`` (1 = nearest the input), ``name``, ``grad_norm`` and
+        ``weight_norm``, one row per Conv2d/Linear layer in module order.
+
+    Raises:
+        ValueError: for an empty or mis-shaped batch, or a model without Conv2d/Linear layers.
+    """
+    if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"need a non-empty image batch (N, C, H, W) and N labels, got {tuple(x.shape)} "
+                         f"and {tuple(y.shape)}")
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if not layers:
+        raise ValueError("the model has no Conv2d or Linear layers to measure")
+    buffers = {name: b.clone() for name, b in model.named_buffers()}  # batch-norm running stats
+    try:
+        with train_mode(model):
+            device = layers[0][1].weight.device
+            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            grads = torch.autograd.grad(loss, [m.weight for _, m in layers])
+    finally:
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
+    return pd.DataFrame({
+        "layer": range(1, len(layers) + 1),
+        "name": [name for name, _ in layers],
+        "grad_norm": [g.norm().item() for g in grads],
+        "weight_norm": [m.weight.detach().norm().item() for _, m in layers],
+    })

@@ -1,24 +1,27 @@
-"""Looking inside a network: first-layer filters, feature maps, and cached backbone features.
+"""Looking inside a network: its layer table, first-layer filters and feature maps.
 
-``filter_grid`` draws a first convolution's filters as small RGB images; ``filter_statistics``
-measures how colourful and how spatially smooth (edge-like rather than noisy) each one is;
-``activations`` records the outputs of named layers for one forward pass; ``cache_features``
-runs a frozen backbone once over a data set so a new head trains on the stored outputs.
+``layer_table`` lists every layer's output shape and parameter count for one forward pass
+(chapter 2); ``filter_grid`` draws a first convolution's filters as small RGB images;
+``filter_statistics`` measures how colourful and how spatially smooth (edge-like rather
+than noisy) each one is; ``activations`` records the outputs of named layers for one
+forward pass (chapter 3). Cached backbone features for transfer learning are in
+:mod:`cxrlab.transfer`.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import TensorDataset
 
-from .train import as_tensors
+from ._checks import positive_int
+from ._torch import eval_mode, model_device
 
 
 def sample_photo(name: str = "china.jpg", size: int | None = 224) -> torch.Tensor:
@@ -26,6 +29,12 @@ def sample_photo(name: str = "china.jpg", size: int | None = 224) -> torch.Tenso
 
     ``name``: ``"china.jpg"`` (a temple, 427x640) or ``"flower.jpg"``. ``size``: the length
     of the shorter side after an antialiased resize (None: keep 427). No network needed.
+
+    Returns:
+        A float32 tensor (1, 3, H, W) with values in [0, 1].
+
+    Raises:
+        ValueError: for an unknown ``name`` or a ``size`` below 8 pixels.
     """
     from sklearn.datasets import load_sample_images
 
@@ -35,8 +44,7 @@ def sample_photo(name: str = "china.jpg", size: int | None = 224) -> torch.Tenso
         raise ValueError(f"unknown sample photo {name!r}; scikit-learn ships {', '.join(names)}")
     image = torch.from_numpy(np.array(photos.images[names.index(name)])).permute(2, 0, 1)[None].float() / 255.0
     if size is not None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-            raise ValueError(f"size must be an integer of at least 8 pixels, got {size!r}")
+        positive_int(size, "size (pixels)", minimum=8)
         h, w = image.shape[-2:]
         scale = size / min(h, w)
         image = F.interpolate(image, size=(round(h * scale), round(w * scale)), mode="bilinear",
@@ -61,6 +69,9 @@ def filter_statistics(weight: torch.Tensor | nn.Module) -> dict[str, np.ndarray]
     3 channels give about 2/3). ``smoothness``: correlation of horizontally and vertically
     neighbouring weights after removing the filter's mean, in [-1, 1] (about 0 for noise,
     near 1 for smooth edge or blob detectors). ``norm``: Euclidean norm of the filter.
+
+    Raises:
+        ValueError: when ``weight`` is not a Conv2d or a 4-D tensor.
     """
     w = _conv_weight(weight)
     energy = w.pow(2).sum(dim=(1, 2, 3)).clamp_min(1e-12)
@@ -81,7 +92,13 @@ def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str
 
     Each filter is scaled on its own symmetric range, so mid-grey is 0, bright is positive
     and dark negative; a coloured tile responds to that colour. ``order``: the filters to
-    show, in that order (default all). Returns the figure.
+    show, in that order (default all).
+
+    Returns:
+        The matplotlib Figure (the one holding ``ax`` when given).
+
+    Raises:
+        ValueError: for filters with other than 1 or 3 input channels.
     """
     w = _conv_weight(weight)
     if w.shape[1] not in (1, 3):
@@ -111,12 +128,29 @@ def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str
     return fig
 
 
+def _run_with_hooks(model: nn.Module, x: torch.Tensor, hooks: Sequence[tuple[nn.Module, Callable]]) -> None:
+    """One forward pass of ``x`` in eval mode with forward hooks that are removed again, even on error."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks]
+    try:
+        with eval_mode(model):
+            model(x.to(model_device(model)))
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 @torch.no_grad()
 def activations(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
     """Outputs of the named sub-modules (e.g. ``"features.1"``) for input ``x``, on the CPU.
 
     Uses forward hooks that are removed again, even on error; the model runs in eval mode
-    and its train/eval state is restored.
+    and every submodule's own train/eval flag is restored.
+
+    Returns:
+        ``{layer name: output tensor}`` in the order asked, float32 on the CPU.
+
+    Raises:
+        ValueError: naming the layers that do not exist, with examples of names that do.
     """
     if isinstance(layers, str):
         layers = [layers]
@@ -126,76 +160,45 @@ def activations(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dic
         raise ValueError(f"no layer named {', '.join(missing)}; names look like "
                          f"{', '.join(list(modules)[1:6])} (see model.named_modules())")
     found: dict[str, torch.Tensor] = {}
-    handles = [modules[name].register_forward_hook(
-        lambda _m, _i, out, name=name: found.__setitem__(name, out.detach().float().cpu().clone()))
-        for name in layers]
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        model(x.to(device))
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+    hooks = [(modules[name], lambda _m, _i, out, name=name: found.__setitem__(name, out.detach().float().cpu().clone()))
+             for name in layers]
+    _run_with_hooks(model, x, hooks)
     return {name: found[name] for name in layers}
 
 
 @torch.no_grad()
-def cache_features(backbone: nn.Module, data: TensorDataset | tuple[torch.Tensor, torch.Tensor], *,
-                   batch_size: int = 256, device: torch.device | str | None = None,
-                   progress: bool | None = None) -> TensorDataset:
-    """Run a frozen ``backbone`` once over ``data`` and keep its outputs: (features, labels).
+def layer_table(model: nn.Module, x: torch.Tensor) -> pd.DataFrame:
+    """Each leaf layer's output shape and parameter count for one forward pass of ``x``.
 
-    The backbone runs in eval mode (BatchNorm uses its running statistics, dropout is off)
-    without gradients; features come back as float32 on the CPU, labels unchanged. A head
-    trained on the result sees exactly what it would see behind the frozen backbone, and
-    each epoch costs only the head's own computation.
+    The shape trace every architecture chapter starts with (d2l's ``layer_summary``), done
+    with forward hooks that are removed again, even on error; the model runs in eval mode
+    and every submodule's own train/eval flag is restored.
+
+    Args:
+        model: any network.
+        x: an input batch, e.g. (N, C, H, W) images (moved to the model's device).
+
+    Returns:
+        A table, one row per leaf module in the order it ran, with columns ``layer`` (its
+        name in the model), ``module`` (class name), ``output shape`` (without the batch
+        axis) and ``parameters``; indexed from 1.
+
+    Raises:
+        ValueError: when ``x`` is not a tensor with a batch axis.
     """
-    x, y = as_tensors(data)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    device = torch.device(device) if device is not None else next(backbone.parameters()).device
-    show = progress if progress is not None else os.environ.get("CXRLAB_PROGRESS", "1") != "0"
-    was_training = backbone.training
-    backbone.eval()
-    outputs = []
-    starts = range(0, len(x), batch_size)
-    if show:
-        from tqdm.auto import tqdm
+    if not isinstance(x, torch.Tensor) or x.ndim < 2:
+        raise ValueError(f"x must be an input batch with a batch axis, got {getattr(x, 'shape', type(x).__name__)}")
+    rows: list[dict] = []
 
-        starts = tqdm(starts, desc="caching features", unit="batch")
-    try:
-        for start in starts:
-            outputs.append(backbone(x[start:start + batch_size].to(device)).float().cpu())
-    finally:
-        backbone.train(was_training)
-    return TensorDataset(torch.cat(outputs), y.cpu())
+    def record(name: str):
+        def hook(module: nn.Module, _inputs, output) -> None:
+            shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else "(not a tensor)"
+            rows.append({"layer": name, "module": type(module).__name__, "output shape": shape,
+                         "parameters": sum(p.numel() for p in module.parameters(recurse=False))})
+        return hook
 
-
-def class_subset(data: TensorDataset | tuple[torch.Tensor, torch.Tensor], classes: Sequence[int], *,
-                 n_per_class: int | None = None, seed: int = 0) -> TensorDataset:
-    """The examples of ``classes`` only, relabelled 0..len(classes)-1 in the order given.
-
-    ``n_per_class`` keeps that many random examples of each class (None: all); an error
-    says so when a class has fewer. Used to split one data set into a source and a target
-    task with disjoint classes (Yosinski et al. 2014).
-    """
-    x, y = as_tensors(data)
-    classes = [int(c) for c in classes]
-    if not classes or len(set(classes)) != len(classes):
-        raise ValueError(f"classes must be a non-empty list of distinct labels, got {classes}")
-    generator = torch.Generator().manual_seed(seed)
-    keep, labels = [], []
-    for new_label, old_label in enumerate(classes):
-        index = torch.nonzero(y == old_label).flatten()
-        if len(index) == 0:
-            raise ValueError(f"class {old_label} has no examples in this data set")
-        if n_per_class is not None:
-            if n_per_class > len(index):
-                raise ValueError(f"class {old_label} has only {len(index)} examples, asked for {n_per_class}")
-            index = index[torch.randperm(len(index), generator=generator)[:n_per_class]].sort().values
-        keep.append(index)
-        labels.append(torch.full((len(index),), new_label, dtype=torch.long))
-    order = torch.cat(keep)
-    return TensorDataset(x[order].clone(), torch.cat(labels))
+    _run_with_hooks(model, x, [(module, record(name)) for name, module in model.named_modules()
+                               if name and not any(True for _ in module.children())])
+    table = pd.DataFrame(rows, columns=["layer", "module", "output shape", "parameters"])
+    table.index = pd.RangeIndex(1, len(table) + 1)
+    return table

@@ -1,4 +1,11 @@
-"""Figure helpers the chapters share: training curves, image grids, confusion matrices."""
+"""Figure helpers the chapters share: training curves, image grids, confusion matrices.
+
+One convention for every plot helper of the package: it is named after what it draws (a
+noun phrase: ``training_curves``, ``image_grid``, ``confusion_matrix``,
+``cxrlab.features.filter_grid``), takes the data first and options by keyword, draws into
+``ax``/``axes`` when given, and returns the matplotlib ``Figure`` (never shows it: the
+chapter calls ``plt.show()``).
+"""
 
 from __future__ import annotations
 
@@ -10,32 +17,71 @@ import torch
 
 from .train import History
 
+#: What ``training_curves`` can draw: History field -> (panel kind, split label).
+CURVES = {"train_loss": ("loss", "train"), "val_loss": ("loss", "validation"),
+          "train_accuracy": ("accuracy", "train"), "val_accuracy": ("accuracy", "validation")}
+_STYLE = {"train": "-o", "validation": "--s"}
+_LABELS = {"loss": ("cross-entropy loss", "Loss"), "accuracy": ("accuracy (%)", "Accuracy")}
+
 
 def training_curves(history: History | dict[str, History], *, title: str | None = None,
-                    axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
-    """Loss and accuracy per epoch, training (solid) and validation (dashed).
+                    axes: Sequence[plt.Axes] | None = None,
+                    panels: Sequence[Sequence[str]] = (("train_loss", "val_loss"), ("train_accuracy", "val_accuracy")),
+                    panel_titles: Sequence[str] | None = None) -> plt.Figure:
+    """Loss and accuracy per epoch, training (solid) and validation (dashed), one colour per run.
 
-    Pass one History or a dict ``{label: History}`` to compare runs on the same axes.
-    Accuracy is plotted in percent. Returns the figure.
+    Args:
+        history: one History, or ``{label: History}`` to compare runs on the same axes.
+        title: the figure's title.
+        axes: draw into these axes (one per panel) instead of a new figure.
+        panels: which curves each panel shows, by History field (``train_loss``,
+            ``val_loss``, ``train_accuracy``, ``val_accuracy``); one panel mixes losses or
+            accuracies, not both. Default: loss, then accuracy, each train and validation.
+        panel_titles: one title per panel (default "Loss" / "Accuracy").
+
+    Returns:
+        The matplotlib Figure. Accuracy is plotted in percent.
+
+    Raises:
+        ValueError: for an unknown curve name, a panel mixing loss and accuracy, or a number
+            of ``axes`` or ``panel_titles`` that differs from the number of panels.
+        TypeError: when ``history`` is neither a History nor a dict of them.
     """
     runs = history if isinstance(history, dict) else {"": history}
+    if not runs or not all(isinstance(h, History) for h in runs.values()):
+        raise TypeError("history must be a History from fit, or a non-empty dict {label: History}")
+    kinds = []
+    for panel in panels:
+        unknown = [c for c in panel if c not in CURVES]
+        if unknown or not panel:
+            raise ValueError(f"unknown curve(s) {unknown or panel!r}; choose from {', '.join(CURVES)}")
+        panel_kinds = {CURVES[c][0] for c in panel}
+        if len(panel_kinds) != 1:
+            raise ValueError(f"panel {tuple(panel)} mixes loss and accuracy: give each its own panel")
+        kinds.append(panel_kinds.pop())
+    if panel_titles is not None and len(panel_titles) != len(panels):
+        raise ValueError(f"{len(panel_titles)} panel_titles for {len(panels)} panels")
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+        axes = list(axes[0])
     else:
+        axes = list(np.atleast_1d(axes))
+        if len(axes) != len(panels):
+            raise ValueError(f"{len(axes)} axes for {len(panels)} panels")
         fig = axes[0].figure
-    for i, (label, h) in enumerate(runs.items()):
-        colour = f"C{i}"
-        epochs = np.arange(1, h.epochs + 1)
-        prefix = f"{label} " if label else ""
-        axes[0].plot(epochs, h.train_loss, "-o", ms=3, color=colour, label=f"{prefix}train")
-        axes[1].plot(epochs, np.array(h.train_accuracy) * 100, "-o", ms=3, color=colour, label=f"{prefix}train")
-        if h.val_loss:
-            axes[0].plot(epochs, h.val_loss, "--s", ms=3, color=colour, label=f"{prefix}validation")
-            axes[1].plot(epochs, np.array(h.val_accuracy) * 100, "--s", ms=3, color=colour,
-                         label=f"{prefix}validation")
-    axes[0].set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    for ax in axes:
+    for ax, panel, kind, index in zip(axes, panels, kinds, range(len(panels))):
+        for i, (label, h) in enumerate(runs.items()):
+            epochs = np.arange(1, h.epochs + 1)
+            prefix = f"{label} " if label else ""
+            for curve in panel:
+                values = np.asarray(getattr(h, curve), dtype=float)
+                if len(values) == 0:
+                    continue  # no validation data in this run
+                split = CURVES[curve][1]
+                ax.plot(epochs, values * (100 if kind == "accuracy" else 1), _STYLE[split], ms=3,
+                        color=f"C{i}", label=f"{prefix}{split}" if len(panel) > 1 or not label else label)
+        ylabel, default_title = _LABELS[kind]
+        ax.set(xlabel="epoch", ylabel=ylabel, title=panel_titles[index] if panel_titles else default_title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -50,7 +96,20 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
                suptitle: str | None = None) -> plt.Figure:
     """Show images (N, H, W), (N, 1, H, W) or (N, 3, H, W) in a grid, each scaled to its range.
 
-    ``titles`` (one per image) are printed above each cell. Returns the figure.
+    Args:
+        images: a tensor or array of images.
+        titles: one title per image, printed above its cell.
+        ncols: images per row.
+        cmap: colour map of single-channel images (grey for radiographs).
+        size: side of one cell in inches.
+        suptitle: the figure's title.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: for an empty batch, a shape other than those above, or a number of
+            titles that differs from the number of images.
     """
     array = images.detach().cpu().float().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, dtype=float)
     if array.ndim == 4:
@@ -60,6 +119,8 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
     if array.ndim not in (3, 4) or len(array) == 0:
         raise ValueError(f"image_grid expects a non-empty batch of images, got shape {np.shape(images)}")
     n = len(array)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images: give one title per image")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
@@ -83,7 +144,23 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
 def confusion_matrix(labels: Sequence[int] | torch.Tensor, predictions: Sequence[int] | torch.Tensor,
                      class_names: Sequence[str], *, title: str | None = None,
                      ax: plt.Axes | None = None) -> plt.Figure:
-    """Confusion matrix (counts; rows true class, columns predicted) via scikit-learn."""
+    """Confusion matrix (counts; rows true class, columns predicted) via scikit-learn.
+
+    Args:
+        labels: true class indices (N,).
+        predictions: predicted class indices (N,).
+        class_names: one name per class, in index order.
+        title: the axes' title.
+        ax: draw into this axes instead of a new figure.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: when labels and predictions differ in length.
+    """
+    if len(labels) != len(predictions):
+        raise ValueError(f"labels and predictions differ in length: {len(labels)} vs {len(predictions)}")
     from sklearn.metrics import ConfusionMatrixDisplay
 
     if ax is None:

@@ -21,10 +21,12 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from . import distributed
+from ._checks import positive_int
+from ._torch import eval_mode, model_device, train_mode
+from .settings import progress_enabled
 
 Data = TensorDataset | tuple[torch.Tensor, torch.Tensor]
 Augment = Callable[[torch.Tensor], torch.Tensor]
-PROGRESS_ENV = "CXRLAB_PROGRESS"
 
 
 @dataclass
@@ -58,7 +60,14 @@ class History:
 
 
 def as_tensors(data: Data) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, labels) from a TensorDataset or a 2-tuple; clear error otherwise."""
+    """(inputs, labels) from a TensorDataset or a 2-tuple.
+
+    Raises:
+        TypeError: for anything else; ValueError: for inputs and labels of different lengths, or none.
+
+    Returns:
+        ``(inputs, labels)``, the tensors themselves (no copy).
+    """
     tensors = data.tensors if isinstance(data, TensorDataset) else data
     if not isinstance(tensors, (tuple, list)) or len(tensors) != 2:
         raise TypeError("data must be a TensorDataset of (inputs, labels) or a tuple (inputs, labels)")
@@ -72,7 +81,14 @@ def as_tensors(data: Data) -> tuple[torch.Tensor, torch.Tensor]:
 
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
             generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (inputs, labels) mini-batches by slicing in-memory tensors."""
+    """Yield (inputs, labels) mini-batches by slicing in-memory tensors.
+
+    With ``shuffle`` the order is one ``torch.randperm`` drawn from ``generator`` (on the
+    CPU), so a seeded generator gives the same batches on every device.
+
+    Returns:
+        An iterator of ``(inputs, labels)`` batches, the last one possibly smaller.
+    """
     n = len(x)
     order = torch.randperm(n, generator=generator, device="cpu") if shuffle else None
     for start in range(0, n, batch_size):
@@ -84,12 +100,6 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
             if x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
                 xb = xb.contiguous(memory_format=torch.channels_last)  # indexing drops NHWC
             yield xb, y[idx]
-
-
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return os.environ.get(PROGRESS_ENV, "1") not in ("0", "false", "no")
 
 
 def _place(x: torch.Tensor, y: torch.Tensor, device: torch.device,
@@ -105,22 +115,38 @@ def predict(model: nn.Module, data: Data, *, batch_size: int = 512,
             device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (logits, labels) on the CPU for every example, in order, in eval mode.
 
-    The model's train/eval mode is restored afterwards.
+    Every submodule's own train/eval flag is restored afterwards.
+
+    Args:
+        model: a classifier giving (N, classes) logits.
+        data: a TensorDataset or a tuple (inputs, labels).
+        batch_size: examples per forward pass.
+        device: where to run (default: the model's device).
+
+    Returns:
+        ``(logits, labels)``: float32 (N, classes) and the labels, both on the CPU.
+
+    Raises:
+        TypeError, ValueError: as :func:`as_tensors`; ValueError for a non-positive ``batch_size``.
     """
     x, y = as_tensors(data)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    positive_int(batch_size, "batch_size")
+    device = torch.device(device) if device is not None else model_device(model)
+    with eval_mode(model):
         outputs = [model(xb.to(device)).float().cpu() for xb, _ in batches(x, y, batch_size, shuffle=False)]
-    finally:
-        model.train(was_training)
     return torch.cat(outputs), y.cpu()
 
 
 def evaluate(model: nn.Module, data: Data, *, batch_size: int = 512,
              device: torch.device | str | None = None) -> dict[str, float]:
-    """Mean cross-entropy ``loss`` and ``accuracy`` (fraction in [0, 1]) of ``model`` on ``data``."""
+    """Mean cross-entropy ``loss`` and ``accuracy`` (fraction in [0, 1]) of ``model`` on ``data``.
+
+    Returns:
+        ``{"loss": float, "accuracy": float}``.
+
+    Raises:
+        As :func:`predict`.
+    """
     logits, labels = predict(model, data, batch_size=batch_size, device=device)
     return {
         "loss": F.cross_entropy(logits, labels).item(),
@@ -145,18 +171,27 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     convolutional networks on a CPU. With ``val`` given,
     ``keep_best`` restores the weights of the epoch with the best validation accuracy and
     ``patience`` stops after that many epochs without improvement. ``progress`` shows a
-    tqdm bar (default: on unless ``$CXRLAB_PROGRESS=0``). Times are wall-clock seconds.
+    tqdm bar (default: ``cxrlab.settings.progress_enabled()``). Times are wall-clock seconds.
     ``checkpoint``: a file that receives the best weights (the last ones without ``val``)
-    after every epoch that improves them.
+    after every epoch that improves them. In a chapter, pass ``**rt.fit_options()`` for the
+    device, seed, mixed precision, memory format and progress bar of the run. Each
+    submodule's own train/eval flag is restored when ``fit`` returns.
 
     Under ``torchrun --nproc_per_node=N`` the same call trains data-parallel
     (``cxrlab.distributed``): DistributedDataParallel, each global batch of ``batch_size``
     split over the N processes, losses and metrics summed over them, and progress bars and
     checkpoints on rank 0 only.
+
+    Returns:
+        The :class:`History` of the run.
+
+    Raises:
+        ValueError: for a non-positive ``epochs`` or ``batch_size``, an unknown optimizer or
+            schedule, or a model with nothing trainable; TypeError/ValueError for bad data.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    positive_int(epochs, "epochs")
+    positive_int(batch_size, "batch_size")
+    device = torch.device(device) if device is not None else model_device(model)
     parallel = distributed.context(device)  # torchrun: one rank of a DDP job; else the plain loop
     device = parallel.device
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -175,67 +210,68 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     history = History()
     best_state, best_key = None, (-math.inf, math.inf)
     bar = None
-    if _progress_enabled(progress) and parallel.is_main:
+    if progress_enabled(progress) and parallel.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs * steps_per_epoch, desc="training", unit="batch", leave=True)
     start = time.perf_counter()
     stale = 0
-    try:
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen = torch.zeros((), device=device, dtype=torch.long)
-            for xb, yb in parallel.batches(x, y, batch_size, generator):
-                if augment is not None:
-                    xb = augment(xb)
-                with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-                    logits = trained(xb)
-                    loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                if scheduler is not None:
-                    scheduler.step()
-                loss_sum += loss.detach() * len(yb)
-                correct += (logits.detach().argmax(1) == yb).sum()
-                seen += len(yb)
+    with train_mode(model):  # on return, every submodule gets its own train/eval flag back
+        try:
+            for epoch in range(1, epochs + 1):
+                t0 = time.perf_counter()
+                model.train()
+                loss_sum = torch.zeros((), device=device)
+                correct = torch.zeros((), device=device, dtype=torch.long)
+                seen = torch.zeros((), device=device, dtype=torch.long)
+                for xb, yb in parallel.batches(x, y, batch_size, generator):
+                    if augment is not None:
+                        xb = augment(xb)
+                    with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
+                        logits = trained(xb)
+                        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+                    opt.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        opt.step()
+                    if scheduler is not None:
+                        scheduler.step()
+                    loss_sum += loss.detach() * len(yb)
+                    correct += (logits.detach().argmax(1) == yb).sum()
+                    seen += len(yb)
+                    if bar is not None:
+                        bar.update(1)
+                loss_sum, correct, seen = parallel.sum(loss_sum, correct, seen)
+                history.train_loss.append(loss_sum.item() / seen.item())
+                history.train_accuracy.append(correct.item() / seen.item())
+                history.learning_rate.append(opt.param_groups[0]["lr"])
+                if vx_vy is not None:
+                    metrics = parallel.evaluate(evaluate, model, vx_vy, batch_size=max(batch_size, 512), device=device)
+                    history.val_loss.append(metrics["loss"])
+                    history.val_accuracy.append(metrics["accuracy"])
+                    key = (metrics["accuracy"], -metrics["loss"])
+                    if key > best_key:
+                        best_key, history.best_epoch, stale = key, epoch, 0
+                        if keep_best:
+                            best_state = copy.deepcopy(model.state_dict())
+                        if checkpoint is not None:
+                            parallel.save(model.state_dict(), checkpoint)
+                    else:
+                        stale += 1
+                elif checkpoint is not None:
+                    parallel.save(model.state_dict(), checkpoint)
+                history.epoch_seconds.append(time.perf_counter() - t0)
                 if bar is not None:
-                    bar.update(1)
-            loss_sum, correct, seen = parallel.sum(loss_sum, correct, seen)
-            history.train_loss.append(loss_sum.item() / seen.item())
-            history.train_accuracy.append(correct.item() / seen.item())
-            history.learning_rate.append(opt.param_groups[0]["lr"])
-            if vx_vy is not None:
-                metrics = parallel.evaluate(evaluate, model, vx_vy, batch_size=max(batch_size, 512), device=device)
-                history.val_loss.append(metrics["loss"])
-                history.val_accuracy.append(metrics["accuracy"])
-                key = (metrics["accuracy"], -metrics["loss"])
-                if key > best_key:
-                    best_key, history.best_epoch, stale = key, epoch, 0
-                    if keep_best:
-                        best_state = copy.deepcopy(model.state_dict())
-                    if checkpoint is not None:
-                        parallel.save(model.state_dict(), checkpoint)
-                else:
-                    stale += 1
-            elif checkpoint is not None:
-                parallel.save(model.state_dict(), checkpoint)
-            history.epoch_seconds.append(time.perf_counter() - t0)
+                    bar.set_postfix(_postfix(history))
+                if patience is not None and stale >= patience:
+                    break
+        finally:
             if bar is not None:
-                bar.set_postfix(_postfix(history))
-            if patience is not None and stale >= patience:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     history.train_seconds = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from .calibrate import ArrayLike, check_probs_labels
+from .nets.dropout_nets import dropout_cnn, mlp_head  # noqa: F401 - moved to cxrlab.nets; kept importable here
 
 _EPS = 1e-12
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
@@ -148,39 +149,6 @@ def ensemble_predict(models: Sequence[nn.Module], x: torch.Tensor | np.ndarray, 
     if len(shapes) != 1:
         raise ValueError(f"ensemble members disagree on the output shape: {shapes}")
     return PredictiveSamples(np.stack(samples), f"deep ensemble (M={len(models)})")
-
-
-def dropout_cnn(num_classes: int = 3, in_channels: int = 1, *, width: int = 16, p: float = 0.3) -> nn.Module:
-    """A small convolutional network with dropout, for MC dropout and ensembles on a CPU.
-
-    Three conv-BN-ReLU-maxpool blocks (``width``, 2x, 4x channels), global average pooling,
-    dropout with probability ``p`` in [0, 1) and a linear layer. Input (N, in_channels, H, W)
-    with H, W >= 8; output (N, num_classes) logits.
-    """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
-    if num_classes < 2 or in_channels < 1 or width < 1:
-        raise ValueError("need num_classes >= 2, in_channels >= 1 and width >= 1")
-
-    def block(cin: int, cout: int) -> list[nn.Module]:
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                nn.MaxPool2d(2)]
-
-    return nn.Sequential(*block(in_channels, width), *block(width, 2 * width), *block(2 * width, 4 * width),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(p), nn.Linear(4 * width, num_classes))
-
-
-def mlp_head(in_features: int, num_classes: int, *, hidden: int = 64, p: float = 0.3) -> nn.Module:
-    """A small classifier on frozen features: Linear -> ReLU -> Dropout(p) -> Linear.
-
-    Cheap enough on a CPU to train an ensemble of several in seconds; the dropout layer
-    makes it usable for MC dropout. Input (N, in_features); output (N, num_classes) logits.
-    """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
-    if in_features < 1 or num_classes < 2 or hidden < 1:
-        raise ValueError("need in_features >= 1, num_classes >= 2 and hidden >= 1")
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(p), nn.Linear(hidden, num_classes))
 
 
 @torch.no_grad()

@@ -32,3 +32,27 @@ def test_bad_input():
         conv2d_by_hand(np.zeros((2, 2, 2)), np.ones((1, 1)))
     with pytest.raises(ValueError, match="does not fit"):
         conv_output_size(3, 5)
+
+
+def test_train_by_hand_gives_fits_losses_for_the_same_seed():
+    from cxrlab.basics import train_by_hand
+    from cxrlab.train import fit
+
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(300, 1, 8, 8, generator=g), torch.randint(0, 3, (300,), generator=g)
+
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                   torch.nn.Linear(4 * 6 * 6, 3))
+
+    by_hand, by_fit = model(), model()
+    hand_losses = train_by_hand(by_hand, (x, y), epochs=3, lr=0.05, batch_size=64, seed=7)
+    history = fit(by_fit, (x, y), epochs=3, batch_size=64, seed=7, schedule="constant",
+                  optimizer=torch.optim.SGD(by_fit.parameters(), lr=0.05), progress=False)
+    np.testing.assert_allclose(hand_losses, history.train_loss, rtol=1e-5)
+    assert hand_losses[-1] < hand_losses[0]  # it learns
+    for a, b in zip(by_hand.parameters(), by_fit.parameters()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="lr"):
+        train_by_hand(model(), (x, y), epochs=1, lr=0)

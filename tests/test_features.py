@@ -1,14 +1,13 @@
-"""cxrlab.features: filter statistics, filter grids, activations, cached features, class subsets."""
+"""cxrlab.features: filter statistics, filter grids, activations, the layer table."""
 
 import matplotlib
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from torch.utils.data import TensorDataset
 
 from cxrlab import features
-from cxrlab.features import activations, cache_features, class_subset, filter_grid, filter_statistics
+from cxrlab.features import activations, filter_grid, filter_statistics
 
 matplotlib.use("Agg")
 
@@ -61,28 +60,23 @@ def test_activations_hooks_are_removed():
         activations(model, torch.randn(1, 1, 5, 5), ["conv9"])
 
 
-def test_cache_features_equals_eval_forward():
-    torch.manual_seed(0)
-    backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Flatten())
-    backbone.train()
-    x, y = torch.randn(10, 3, 6, 6), torch.arange(10)
-    cached = cache_features(backbone, TensorDataset(x, y), batch_size=3, progress=False)
-    backbone.eval()
-    with torch.no_grad():
-        torch.testing.assert_close(cached.tensors[0], backbone(x))
-    assert torch.equal(cached.tensors[1], y)
-    assert not cached.tensors[0].requires_grad
+def test_activations_restore_each_submodule_mode():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Dropout(0.5))
+    model.train()
+    model[1].eval()  # a frozen BatchNorm kept in eval mode inside a training model
+    activations(model, torch.randn(2, 1, 5, 5), ["0"])
+    assert model.training and not model[1].training and model[2].training
 
 
-def test_class_subset_relabels_and_counts():
-    x = torch.arange(20).float().view(20, 1)
-    y = torch.arange(20) % 4
-    subset = class_subset((x, y), [3, 1], n_per_class=2, seed=0)
-    labels = subset.tensors[1]
-    assert labels.tolist() == [0, 0, 1, 1]
-    assert (y[subset.tensors[0].long().flatten()] == torch.tensor([3, 3, 1, 1])).all()
-    assert len(class_subset((x, y), [0, 2])) == 10
-    with pytest.raises(ValueError, match="only 5"):
-        class_subset((x, y), [0], n_per_class=6)
-    with pytest.raises(ValueError, match="distinct"):
-        class_subset((x, y), [1, 1])
+def test_layer_table_traces_lenet5():
+    from cxrlab.nets import LeNet5
+
+    model = LeNet5().train()
+    table = features.layer_table(model, torch.zeros(2, 1, 32, 32))
+    assert list(table["output shape"][:3]) == [(6, 28, 28), (6, 28, 28), (6, 14, 14)]
+    assert table["output shape"].iloc[-1] == (10,)
+    assert list(table["layer"][:2]) == ["features.0", "features.1"]
+    assert table["parameters"].sum() == 61_706  # every parameter sits in exactly one leaf
+    assert model.training and not any(m._forward_hooks for m in model.modules())
+    with pytest.raises(ValueError, match="batch axis"):
+        features.layer_table(model, torch.zeros(32))

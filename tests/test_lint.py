@@ -42,3 +42,63 @@ def test_notebooks_use_a_format_jupyterlab_opens():
         nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
         # the course kernel (scripts/insert_colab_cell.py sets it; setup-env.sh registers it)
         assert raw["metadata"]["kernelspec"]["name"] in ("cxrlab", "python3"), path.name
+
+
+#: A code cell longer than this is plumbing that belongs in the package (CONTRIBUTING, "Rooms").
+MAX_CELL_LINES = 30
+#: The tag that marks a cell as deliberate from-scratch teaching code, allowed to be longer.
+FROM_SCRATCH_TAG = "from-scratch"
+#: Chapters being rewritten this session; they join the check when they comply (empty this set).
+PENDING = {"07", "08", "09", "10"}
+
+
+def long_code_cells(path: Path) -> list[str]:
+    """The code cells of ``path`` over MAX_CELL_LINES lines and not tagged FROM_SCRATCH_TAG."""
+    notebook = json.loads(path.read_text())
+    found = []
+    for index, cell in enumerate(notebook["cells"]):
+        source = "".join(cell["source"])
+        lines = len(source.strip("\n").splitlines())
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code" and lines > MAX_CELL_LINES and FROM_SCRATCH_TAG not in tags:
+            first = source.strip().splitlines()[0][:60]
+            found.append(f"cell {index} ({lines} lines, starts {first!r})")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "book").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_code_cells_are_short_unless_from_scratch(path):
+    offenders = long_code_cells(path)
+    message = (f"{path.name}: code cells over {MAX_CELL_LINES} lines: {'; '.join(offenders)}. Move the plumbing "
+               f"into a tested package function, split the cell, or tag it '{FROM_SCRATCH_TAG}' if it is "
+               "deliberate from-scratch teaching code")
+    if path.stem[:2] in PENDING and offenders:
+        pytest.xfail(message)
+    assert not offenders, message
+
+
+def test_long_cell_check_flags_untagged_cells_only(tmp_path):
+    long_source = "\n".join(f"x{i} = {i}" for i in range(MAX_CELL_LINES + 1))
+    cells = [{"cell_type": "code", "metadata": {}, "source": long_source},
+             {"cell_type": "code", "metadata": {"tags": [FROM_SCRATCH_TAG]}, "source": long_source},
+             {"cell_type": "markdown", "metadata": {}, "source": long_source},
+             {"cell_type": "code", "metadata": {}, "source": "\n".join(long_source.splitlines()[:MAX_CELL_LINES])}]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": cells}))
+    assert long_code_cells(path) == [f"cell 0 ({MAX_CELL_LINES + 1} lines, starts 'x0 = 0')"]
+
+
+#: Modules that still read CXRLAB_* themselves; their owners move them to cxrlab.settings.
+PENDING_READERS = {"cxrlab/uncertainty.py", "cxrlab/phantom.py"}
+
+
+def test_only_settings_reads_cxrlab_variables():
+    import re
+
+    readers = sorted(str(path.relative_to(REPO)) for path in (REPO / "cxrlab").rglob("*.py")
+                     if path.name != "settings.py"
+                     and re.search(r"(os\.environ|getenv)[^\n]*CXRLAB_", path.read_text()))
+    message = f"only cxrlab/settings.py may read CXRLAB_* variables; also read in: {', '.join(readers)}"
+    if readers and set(readers) <= PENDING_READERS:
+        pytest.xfail(message)
+    assert not readers, message

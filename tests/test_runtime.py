@@ -48,7 +48,7 @@ def test_sizes_follow_the_mode():
     assert rt.image_size(full=224, quick=96, smoke=32) == 96
     full = Runtime(device=CPU, mode="full", seed=0, threads=1)
     assert full.size(full=None, quick=2000, smoke=64) is None
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         rt.epochs(full=3, quick=0, smoke=1)
 
 
@@ -76,3 +76,19 @@ def test_banner_is_one_line_with_device_mode_and_data(capsys, empty_data_dir):
 def test_numpy_scalars_print_as_plain_numbers_after_setup():
     setup(quiet=True, data=())
     assert repr(np.float64(0.25)) == "0.25"  # glue() in the book formats this text
+
+
+def test_fit_options_carry_the_run_into_fit(monkeypatch):
+    from cxrlab import settings
+
+    monkeypatch.setenv(settings.PROGRESS_ENV, "off")
+    monkeypatch.setenv(settings.OFFLINE_ENV, "1")
+    monkeypatch.setenv(settings.DATA_ENV, "/tmp/cxrlab-test-data")
+    rt = cxrlab.setup(seed=3, mode="smoke", data=(), quiet=True)
+    assert (rt.progress, rt.offline, str(rt.data_dir)) == (False, True, "/tmp/cxrlab-test-data")
+    options = rt.fit_options()
+    assert options == dict(device=rt.device, seed=3, amp=rt.device.type == "cuda",
+                           channels_last=not rt.is_gpu, progress=False)
+    assert rt.fit_options(channels_last=False)["channels_last"] is False
+    with pytest.raises(TypeError, match="not lr"):
+        rt.fit_options(lr=0.1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cxrlab.models import LeNet5, count_parameters
+from cxrlab.nets import LeNet5, count_parameters
 from cxrlab.train import History, batches, evaluate, fit, predict
 
 

@@ -78,7 +78,8 @@ def test_review_flags_and_selective_accuracy():
 
 
 def test_dropout_cnn_and_tiny_ensemble():
-    from cxrlab.uncertainty import dropout_cnn, train_ensemble
+    from cxrlab.nets import dropout_cnn
+    from cxrlab.uncertainty import train_ensemble
 
     net = dropout_cnn(3, 1, width=4, p=0.2)
     assert net(torch.zeros(2, 1, 16, 16)).shape == (2, 3)
@@ -97,7 +98,8 @@ def test_dropout_cnn_and_tiny_ensemble():
 
 
 def test_penultimate_features_and_head():
-    from cxrlab.uncertainty import mlp_head, penultimate_features
+    from cxrlab.nets import mlp_head
+    from cxrlab.uncertainty import penultimate_features
 
     net = small_net().eval()
     x = torch.randn(10, 4)

@@ -22,7 +22,14 @@ def register_source(name: str, describe) -> None:
 
 
 def describe_source(name: str) -> str:
-    """Short text saying where data set ``name`` would come from (a disk look-up only)."""
+    """Short text saying where data set ``name`` would come from (a disk look-up only).
+
+    Returns:
+        One line naming where the data would come from.
+
+    Raises:
+        ValueError: for an unknown data set name, listing the known ones.
+    """
     try:
         return _SOURCES[name]()
     except KeyError:

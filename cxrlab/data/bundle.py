@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from .._checks import positive_int
+
 
 @dataclass
 class DataBundle:
@@ -52,14 +54,25 @@ class DataBundle:
 
 
 def stratified_split(labels: np.ndarray, test_size: int | float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (keep, held_out) with class proportions preserved; held_out has ``test_size``."""
+    """Indices (keep, held_out) with class proportions preserved; held_out has ``test_size``.
+
+    Returns:
+        Two sorted index arrays.
+
+    Raises:
+        ValueError: (from scikit-learn) when a class has too few examples to stratify.
+    """
     indices = np.arange(len(labels))
     keep, held = train_test_split(indices, test_size=test_size, random_state=seed, stratify=labels)
     return np.sort(keep), np.sort(held)
 
 
 def subsample(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """Indices of a stratified subset of ``n`` examples (all indices when n is None or too big)."""
+    """Indices of a stratified subset of ``n`` examples (all indices when n is None or too big).
+
+    Returns:
+        Sorted indices.
+    """
     if n is None or n >= len(labels):
         return np.arange(len(labels))
     keep, _ = stratified_split(labels, test_size=len(labels) - n, seed=seed)
@@ -101,7 +114,15 @@ def make_bundle(name: str, source: str, is_standin: bool, classes: list[str],
     remaining training images (None: all). With ``standardize`` every split is shifted and
     scaled by the per-channel mean and standard deviation of the training split (so the
     test set never leaks into them).
+
+    Returns:
+        The :class:`DataBundle`.
+
+    Raises:
+        ValueError: for a non-positive ``n_train`` or a split too small to stratify.
     """
+    if n_train is not None:
+        positive_int(n_train, "n_train")
     train_labels = np.asarray(train_labels, dtype=np.int64)
     test_labels = np.asarray(test_labels, dtype=np.int64)
     keep, val = stratified_split(train_labels, val_size, seed)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from .._checks import positive_int
 from .bundle import DataBundle, make_bundle
 from .idx import read_idx
 from .paths import MNIST_FILES, cifar10_present, dataset_dir, fashion_mnist_folder, read_source_note
@@ -38,6 +40,9 @@ def synthetic_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray,
 
     The last-resort stand-in when neither CIFAR-10 nor Fashion-MNIST is on disk: it lets a
     chapter run, and says nothing about real photographs.
+
+    Returns:
+        ``(images, labels)``: uint8 (n, size, size, 3) and int64 (n,).
     """
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 10
@@ -68,14 +73,40 @@ def synthetic_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray,
     return (np.clip(images, 0, 1) * 255).astype(np.uint8), labels.astype(np.int64)
 
 
+def _sources(folder: Path, size: int = 32, seed: int = 0) -> list[tuple[bool, bool, str, Callable[[], tuple]]]:
+    """CIFAR-10's sources, best first: (is real, on this machine, summary, read). Disk look-ups only.
+
+    ``read()`` returns (train_x, train_y, test_x, test_y), the bundle's name, its classes and
+    the description the bundle carries.
+    """
+    fashion = fashion_mnist_folder()
+
+    def read_fashion() -> tuple:
+        arrays = {key: read_idx(fashion / f) for key, f in MNIST_FILES.items()}
+        return (arrays["train_images"], arrays["train_labels"].astype(np.int64), arrays["test_images"],
+                arrays["test_labels"].astype(np.int64))
+
+    return [
+        (True, cifar10_present(folder), f"real CIFAR-10 60,000 ({read_source_note(folder) or folder})",
+         lambda: (_read_cifar_folder(folder), "CIFAR-10", CIFAR10_CLASSES,
+                  f"CIFAR-10 from {read_source_note(folder) or folder}")),
+        (False, fashion is not None, "stand-in: Fashion-MNIST 70,000 real photos (grey, 32x32)",
+         lambda: (read_fashion(), "Fashion-MNIST (stand-in for CIFAR-10)", FASHION_CLASSES,
+                  f"Fashion-MNIST real photos from {fashion}, grey repeated to 3 channels; {FETCH_HINT}")),
+        (False, True, "stand-in: generated coloured shapes",
+         lambda: ((*synthetic_shapes(6000, size, seed), *synthetic_shapes(1000, size, seed + 1)),
+                  "Generated shapes (stand-in for CIFAR-10)", SHAPE_CLASSES,
+                  f"generated coloured shapes (no real images on this machine); {FETCH_HINT}")),
+    ]
+
+
 def cifar10_source() -> str:
-    """Where ``load_cifar10()`` would take its images from, without reading them."""
-    folder = dataset_dir("cifar10")
-    if cifar10_present(folder):
-        return f"real CIFAR-10 60,000 ({read_source_note(folder) or folder})"
-    if fashion_mnist_folder() is not None:
-        return "stand-in: Fashion-MNIST 70,000 real photos (grey, 32x32)"
-    return "stand-in: generated coloured shapes"
+    """Where ``load_cifar10()`` would take its images from, without reading them.
+
+    Returns:
+        One line naming the source (real, or which stand-in).
+    """
+    return next(summary for _, found, summary, _ in _sources(dataset_dir("cifar10")) if found)
 
 
 def load_cifar10(*, n_train: int | None = None, val_size: int | float = 0.1, size: int = 32,
@@ -88,29 +119,35 @@ def load_cifar10(*, n_train: int | None = None, val_size: int | float = 0.1, siz
     (error if absent) or ``"standin"``. Grey stand-ins are resized to ``size`` and repeated
     to 3 channels so every model sees CIFAR-10's input shape. ``n_test`` keeps the first
     ``n_test`` test images (None: all). Never touches the network.
+
+    Args:
+        n_train: training images to keep (a stratified subset; None: all).
+        val_size: validation images split off the training set (a count, or a fraction in (0, 1)).
+        size: side of the images in pixels.
+        standardize: standardise with the training split's per-channel mean and standard deviation.
+        seed: seeds the splits.
+        source: "auto", "real" or "standin".
+        n_test: test images to keep (the first ones; None: all).
+
+    Returns:
+        A :class:`DataBundle` of (N, 3, size, size) float32 images.
+
+    Raises:
+        ValueError: for an unknown ``source`` or a non-positive ``n_train`` / ``n_test``.
+        FileNotFoundError: with ``source="real"`` when CIFAR-10 has not been fetched, saying how.
     """
     if source not in ("auto", "real", "standin"):
         raise ValueError(f"source must be 'auto', 'real' or 'standin', got {source!r}")
     folder = dataset_dir("cifar10")
-    fashion = fashion_mnist_folder()
-    if source != "standin" and cifar10_present(folder):
-        train_x, train_y, test_x, test_y = _read_cifar_folder(folder)
-        name, standin, classes = "CIFAR-10", False, CIFAR10_CLASSES
-        described = f"CIFAR-10 from {read_source_note(folder) or folder}"
-    elif source == "real":
+    usable = [(real, read) for real, found, _, read in _sources(folder, size, seed)
+              if found and (source == "auto" or real == (source == "real"))]
+    if not usable:
         raise FileNotFoundError(f"CIFAR-10 is not in {folder}; {FETCH_HINT} (or set CXRLAB_DATA)")
-    elif fashion is not None:
-        arrays = {key: read_idx(fashion / f) for key, f in MNIST_FILES.items()}
-        train_x, train_y = arrays["train_images"], arrays["train_labels"].astype(np.int64)
-        test_x, test_y = arrays["test_images"], arrays["test_labels"].astype(np.int64)
-        name, classes, standin = "Fashion-MNIST (stand-in for CIFAR-10)", FASHION_CLASSES, True
-        described = f"Fashion-MNIST real photos from {fashion}, grey repeated to 3 channels; {FETCH_HINT}"
-    else:
-        train_x, train_y = synthetic_shapes(6000, size, seed)
-        test_x, test_y = synthetic_shapes(1000, size, seed + 1)
-        name, classes, standin = "Generated shapes (stand-in for CIFAR-10)", SHAPE_CLASSES, True
-        described = f"generated coloured shapes (no real images on this machine); {FETCH_HINT}"
+    real, read = usable[0]
+    (train_x, train_y, test_x, test_y), name, classes, described = read()
+    standin = not real
     if n_test is not None:
+        positive_int(n_test, "n_test")
         test_x, test_y = test_x[:n_test], test_y[:n_test]
     return make_bundle(
         name, described, standin, classes,

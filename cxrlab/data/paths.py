@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
-DATA_ENV = "CXRLAB_DATA"
-DEFAULT_DATA_DIR = Path.home() / ".cache" / "cxrlab" / "data"
+from .. import settings
+
+DATA_ENV = settings.DATA_ENV
+DEFAULT_DATA_DIR = settings.DEFAULT_DATA_DIR
 
 #: Debian's package ``dataset-fashion-mnist`` puts the original files here.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -22,13 +23,20 @@ MNIST_FILES = {
 
 
 def data_dir() -> Path:
-    """The data folder: ``$CXRLAB_DATA`` if set, else ``~/.cache/cxrlab/data``."""
-    value = os.environ.get(DATA_ENV)
-    return Path(value).expanduser() if value else DEFAULT_DATA_DIR
+    """The data folder: ``$CXRLAB_DATA`` if set, else ``~/.cache/cxrlab/data`` (read by ``cxrlab.settings``).
+
+    Returns:
+        The folder (it may not exist yet).
+    """
+    return settings.data_dir()
 
 
 def dataset_dir(name: str) -> Path:
-    """The folder of one data set inside the data folder (it may not exist yet)."""
+    """The folder of one data set inside the data folder (it may not exist yet).
+
+    Returns:
+        ``data_dir() / name``.
+    """
     return data_dir() / name
 
 

@@ -8,8 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..pretrained import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 - defined once, in cxrlab.pretrained
 
 
 def pad_to_square(image: torch.Tensor, value: float = 0.0) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Plain and residual deep CNNs for CIFAR-sized images, and their gradient norms at initialisation.
+"""Plain and residual deep CNNs for CIFAR-sized images (He et al. 2016), the networks of chapter 6.
 
 He et al. (2016) compared "plain" stacks of 3x3 convolutions with the same stacks plus
 identity shortcuts. Their CIFAR-10 networks have ``depth = 6n + 2`` weighted layers: a 3x3
@@ -8,14 +8,16 @@ channels at 32, 16 and 8 pixels) and a linear classifier. A residual block compu
 Where a stage halves the resolution and doubles the channels, the shortcut subsamples
 ``x`` and pads the new channels with zeros (the paper's "option A"), so the shortcut adds
 no parameters: both networks have exactly the same parameter count.
+Gradient norms per layer at initialisation: :func:`cxrlab.diagnose.gradient_norms`.
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .._checks import positive_int
 
 
 class Block(nn.Module):
@@ -24,6 +26,16 @@ class Block(nn.Module):
     ``stride`` 2 halves height and width. ``batch_norm=False`` drops the normalisation
     (to see what it does to gradients). Input (N, in_channels, H, W); output
     (N, out_channels, H / stride, W / stride).
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels (>= ``in_channels``: the shortcut pads with zeros).
+        stride: 1, or 2 to halve height and width.
+        residual: add the shortcut (``False`` gives the plain block of the same shape).
+        batch_norm: BatchNorm after each convolution.
+
+    Raises:
+        ValueError: for a stride other than 1 or 2, or ``out_channels < in_channels``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, residual: bool = True,
@@ -50,6 +62,7 @@ class Block(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = relu(F(x) + shortcut(x)), or relu(F(x)) for the plain block."""
         out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
         if self.residual:
             out = out + self.shortcut(x)
@@ -57,7 +70,14 @@ class Block(nn.Module):
 
 
 def blocks_per_stage(depth: int) -> int:
-    """``n`` of He et al.'s CIFAR networks: depth = 6n + 2 (20, 32, 44, 56, 110, ...)."""
+    """``n`` of He et al.'s CIFAR networks: depth = 6n + 2 (20, 32, 44, 56, 110, ...).
+
+    Raises:
+        ValueError: when ``depth`` is not 6n + 2 with n >= 1.
+
+    Returns:
+        ``n = (depth - 2) / 6``.
+    """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 26, 32, 44, 56, ...), got {depth!r}")
     return (depth - 2) // 6
@@ -70,14 +90,16 @@ class DeepCNN(nn.Module):
     ``residual``: add identity shortcuts. ``init``: "kaiming" (He et al. 2015, the
     paper's choice) or "default" (PyTorch's default, which shrinks signals layer by
     layer, Glorot and Bengio 2010). Input (N, in_channels, H, W); output logits (N, num_classes).
+
+    Raises:
+        ValueError: for a depth that is not 6n + 2, a non-positive width, or an unknown ``init``.
     """
 
     def __init__(self, depth: int = 20, width: int = 16, *, residual: bool = True, num_classes: int = 10,
                  in_channels: int = 3, batch_norm: bool = True, init: str = "kaiming"):
         super().__init__()
         n = blocks_per_stage(depth)
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive number of channels, got {width!r}")
+        positive_int(width, "width (channels of the first stage)")
         if init not in ("kaiming", "default"):
             raise ValueError(f"init must be 'kaiming' or 'default', got {init!r}")
         self.depth, self.width, self.residual = depth, width, residual
@@ -98,6 +120,7 @@ class DeepCNN(nn.Module):
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, H, W) images -> (N, num_classes) logits."""
         if x.ndim != 4 or x.shape[1] != self.stem.in_channels:
             raise ValueError(f"DeepCNN expects (N, {self.stem.in_channels}, H, W) images, got {tuple(x.shape)}")
         x = F.relu(self.stem_bn(self.stem(x)))
@@ -109,36 +132,4 @@ class DeepCNN(nn.Module):
         return [(name, m) for name, m in self.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
-    """L2 norm of the cross-entropy gradient of every conv/linear weight, input to output.
-
-    ``model`` is used as it is (call it right after construction for "at initialisation");
-    batch norm uses batch statistics (train mode), as in the first training step. The
-    gradients are computed with ``torch.autograd.grad``: no ``.grad`` is left behind and
-    the weights and batch-norm running statistics are untouched. Returns a table with columns ``layer`` (1 = nearest the
-    input), ``name``, ``grad_norm`` and ``weight_norm``.
-    """
-    if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"need a non-empty image batch (N, C, H, W) and N labels, got {tuple(x.shape)} "
-                         f"and {tuple(y.shape)}")
-    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    if not layers:
-        raise ValueError("the model has no Conv2d or Linear layers to measure")
-    was_training = model.training
-    buffers = {name: b.clone() for name, b in model.named_buffers()}  # batch-norm running stats
-    model.train()
-    try:
-        device = layers[0][1].weight.device
-        loss = F.cross_entropy(model(x.to(device)), y.to(device))
-        grads = torch.autograd.grad(loss, [m.weight for _, m in layers])
-    finally:
-        model.train(was_training)
-        with torch.no_grad():
-            for name, b in model.named_buffers():
-                b.copy_(buffers[name])
-    return pd.DataFrame({
-        "layer": range(1, len(layers) + 1),
-        "name": [name for name, _ in layers],
-        "grad_norm": [g.norm().item() for g in grads],
-        "weight_norm": [m.weight.detach().norm().item() for _, m in layers],
-    })
+__all__ = ["Block", "DeepCNN", "blocks_per_stage"]

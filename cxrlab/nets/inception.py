@@ -17,15 +17,21 @@ works on both.
 ``InceptionNet`` is the CIFAR adaptation: a 3x3 stem at stride 1 instead of GoogLeNet's
 7x7 stride-2 stem and two max pools (which would shrink a 32x32 image to 8x8 before the
 first Inception module), then the paper's nine Inception modules (3a, 3b | 4a-4e | 5a, 5b),
-with every channel count scaled by ``width``.
+with every channel count scaled by ``width``. ``googlenet_for(rt, num_classes)`` is the one
+factory a chapter calls: the same network and interface in every run mode, only its width
+and resolution change with the mode.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from fractions import Fraction
 
 import torch
 import torch.nn as nn
+
+from .._checks import positive_int
+from .._torch import eval_mode
 
 #: The paper's Inception modules (Szegedy et al. 2015, Table 1): name -> (#1x1, #3x3 reduce,
 #: #3x3, #5x5 reduce, #5x5, pool proj). The output has #1x1 + #3x3 + #5x5 + pool proj channels.
@@ -39,7 +45,16 @@ GOOGLENET_MODULES: "OrderedDict[str, tuple[int, int, int, int, int, int]]" = Ord
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    """Convolution (same padding, no bias) -> batch norm -> ReLU."""
+    """Convolution (same padding, no bias) -> batch norm -> ReLU.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: odd side of the square kernel (padding keeps H and W).
+
+    Returns:
+        An ``nn.Sequential`` of the three layers.
+    """
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
@@ -53,6 +68,10 @@ class Inception(nn.Module):
     ``ch5x5red`` -> ``ch5x5`` (branch 3, a true 5x5 as in the paper), ``pool_proj``
     (branch 4). Input (N, in_channels, H, W); output (N, out_channels, H, W) with
     ``out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj``.
+
+    Raises:
+        ValueError: for a channel count that is not a positive integer; from ``forward``,
+            for input without ``in_channels`` channels.
     """
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int,
@@ -60,9 +79,8 @@ class Inception(nn.Module):
         super().__init__()
         sizes = dict(in_channels=in_channels, ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3,
                      ch5x5red=ch5x5red, ch5x5=ch5x5, pool_proj=pool_proj)
-        bad = {k: v for k, v in sizes.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
-        if bad:
-            raise ValueError(f"channel counts must be positive integers, got {bad}")
+        for name, value in sizes.items():
+            positive_int(value, f"channel count {name}")
         self.in_channels = in_channels
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
         self.branch1 = conv_bn_relu(in_channels, ch1x1, 1)
@@ -80,22 +98,28 @@ class Inception(nn.Module):
 def branch_shapes(module: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, ...]]:
     """Shapes of the input, each branch's output and the concatenated output of an Inception module.
 
-    Works for ``cxrlab.inception.Inception`` and torchvision's GoogLeNet Inception blocks
-    (both name their branches ``branch1`` .. ``branch4``). ``x`` is a (N, C, H, W) batch.
-    The module is run in eval mode and its train/eval mode is restored afterwards.
+    Works for :class:`Inception` and torchvision's GoogLeNet Inception blocks (both name
+    their branches ``branch1`` .. ``branch4``). The module runs in eval mode; every
+    submodule's own train/eval flag is restored afterwards.
+
+    Args:
+        module: an Inception module.
+        x: a (N, C, H, W) batch.
+
+    Returns:
+        ``{"input": shape, "branch1": shape, ..., "branch4": shape, "output": shape}``.
+
+    Raises:
+        TypeError: when ``module`` has no ``branch1`` .. ``branch4``.
     """
     names = ("branch1", "branch2", "branch3", "branch4")
     if not all(hasattr(module, n) for n in names):
         raise TypeError(f"{type(module).__name__} has no branch1..branch4: pass an Inception module")
-    was_training = module.training
-    module.eval()
-    try:
+    with eval_mode(module):
         shapes = {"input": tuple(x.shape)}
         for n in names:
             shapes[n] = tuple(getattr(module, n)(x).shape)
         shapes["output"] = tuple(module(x).shape)
-    finally:
-        module.train(was_training)
     return shapes
 
 
@@ -112,6 +136,13 @@ class InceptionNet(nn.Module):
     paper (width 1 is GoogLeNet's widths); ``stem_pool`` adds a max pool after the stem so
     the modules run at half resolution (four times cheaper, for CPUs). Input (N, C, H, W)
     with H, W >= 8; output (N, num_classes) logits.
+
+    Named parts: ``stem`` (everything before the first Inception module), ``inception3a``
+    .. ``inception5b`` (under ``features``), ``classifier``; ``width`` is kept as given.
+
+    Raises:
+        ValueError: for ``width`` outside (0, 1] or ``dropout`` outside [0, 1); from
+            ``forward``, for images smaller than 8x8.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, *, width: float = 1.0,
@@ -121,6 +152,7 @@ class InceptionNet(nn.Module):
             raise ValueError(f"width scales the paper's channel counts and must be in (0, 1], got {width}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout is a probability in [0, 1), got {dropout}")
+        self.width = width
         stem = _scaled(192, width)
         layers: list[tuple[str, nn.Module]] = [("stem", conv_bn_relu(in_channels, stem, 3))]
         if stem_pool:
@@ -139,29 +171,65 @@ class InceptionNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    @property
+    def stem(self) -> nn.Sequential:
+        """The layers before the first Inception module (they share this network's weights)."""
+        layers = []
+        for name, layer in self.features.named_children():
+            if name.startswith("inception"):
+                break
+            layers.append(layer)
+        return nn.Sequential(*layers)
+
+    @property
+    def inception3a(self) -> Inception:
+        """The first Inception module (3a)."""
+        return self.features.inception3a
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) images -> (N, num_classes) logits."""
         if x.ndim != 4 or min(x.shape[-2:]) < 8:
             raise ValueError(f"InceptionNet expects (N, C, H, W) images with H, W >= 8, got {tuple(x.shape)}")
         return self.classifier(self.features(x))
 
 
-class Resize(nn.Module):
-    """Bilinear resize of a batch to ``size`` x ``size`` inside a model (on its device).
+def googlenet_for(rt, num_classes: int, in_channels: int = 3) -> InceptionNet:
+    """The chapter's GoogLeNet for the run mode: the same network in every mode, sized to it.
 
-    Lets an ImageNet-shaped network such as torchvision's GoogLeNet see small images at a
-    larger size without storing an upsampled copy of the data set.
+    full (a GPU): the paper's widths (``width`` 1) with the modules at full resolution;
+    quick (a CPU): widths / 8 and a max pool after the stem; smoke: widths / 16, pooled.
+
+    Args:
+        rt: the :class:`cxrlab.runtime.Runtime` from ``cxrlab.setup()``.
+        num_classes: number of outputs.
+        in_channels: input channels.
+
+    Returns:
+        An :class:`InceptionNet` (``.stem``, ``.inception3a``, ``.width`` in every mode).
+
+    Raises:
+        ValueError: for a non-positive ``num_classes`` or ``in_channels``.
     """
+    positive_int(num_classes, "num_classes")
+    positive_int(in_channels, "in_channels")
+    width = rt.pick(full=1.0, quick=0.125, smoke=0.0625)
+    return InceptionNet(num_classes=num_classes, in_channels=in_channels, width=width,
+                        stem_pool=rt.pick(full=False, quick=True, smoke=True))
 
-    def __init__(self, size: int):
-        super().__init__()
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive number of pixels, got {size!r}")
-        self.size = size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] == self.size and x.shape[-2] == self.size:
-            return x
-        return nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+def width_fraction(width: float) -> str:
+    """A width such as 0.125 written as the fraction people read: ``"1/8"`` (``"1"`` for 1.0).
 
-    def extra_repr(self) -> str:
-        return f"size={self.size}"
+    Returns:
+        The fraction as text.
+
+    Raises:
+        ValueError: for a width outside (0, 1].
+    """
+    if not 0.0 < width <= 1.0:
+        raise ValueError(f"width must be in (0, 1], got {width!r}")
+    return str(Fraction(width).limit_denominator(64))
+
+
+__all__ = ["GOOGLENET_MODULES", "Inception", "InceptionNet", "branch_shapes", "conv_bn_relu",
+           "googlenet_for", "width_fraction"]

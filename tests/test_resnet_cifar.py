@@ -1,11 +1,12 @@
-"""cxrlab.residual: shapes, parameter counts, shortcuts, gradient norms at initialisation."""
+"""cxrlab.nets.resnet_cifar and diagnose.gradient_norms: shapes, parameters, shortcuts, gradients at initialisation."""
 
 import pytest
 import torch
 import torch.nn as nn
 
-from cxrlab.models import count_parameters
-from cxrlab.residual import Block, DeepCNN, blocks_per_stage, gradient_norms
+from cxrlab.diagnose import gradient_norms
+from cxrlab.nets import count_parameters
+from cxrlab.nets.resnet_cifar import Block, DeepCNN, blocks_per_stage
 
 
 @pytest.mark.parametrize("depth", [8, 20, 32])

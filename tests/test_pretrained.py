@@ -1,4 +1,4 @@
-"""cxrlab.models: LeNet-5, torchvision builders with new heads, pretrained fallback, freezing."""
+"""cxrlab.pretrained: torchvision builders with new heads, pretrained fallback without hanging, WeightsInfo."""
 
 import time
 
@@ -6,8 +6,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cxrlab import models
-from cxrlab.models import build, classifier_head, count_parameters, freeze, stages, unfreeze
+from cxrlab import pretrained as models
+from cxrlab import settings
+from cxrlab.nets import count_parameters  # noqa: F401
+from cxrlab.pretrained import WeightsInfo, build
+from cxrlab.transfer import classifier_head, freeze
 
 
 @pytest.fixture
@@ -15,7 +18,7 @@ def empty_hub(tmp_path, monkeypatch):
     """An empty torch hub cache and no downloads, so every lookup must fall back."""
     previous = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
-    monkeypatch.setenv(models.OFFLINE_ENV, "1")
+    monkeypatch.setenv(settings.OFFLINE_ENV, "1")
     yield tmp_path / "hub"
     torch.hub.set_dir(previous)
 
@@ -27,7 +30,7 @@ def cached_resnet18(tmp_path, monkeypatch):
 
     previous = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
-    monkeypatch.setenv(models.OFFLINE_ENV, "1")
+    monkeypatch.setenv(settings.OFFLINE_ENV, "1")
     torch.manual_seed(123)
     reference = torchvision.models.resnet18(weights=None)
     folder = tmp_path / "hub" / "checkpoints"
@@ -35,15 +38,6 @@ def cached_resnet18(tmp_path, monkeypatch):
     torch.save(reference.state_dict(), folder / "resnet18-f37072fd.pth")
     yield reference
     torch.hub.set_dir(previous)
-
-
-def test_lenet5_shapes_and_parameter_count():
-    model = models.LeNet5()
-    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
-    # C1 156 + C3 2,416 + C5 48,120 + F6 10,164 + out 850 = 61,706 (LeCun et al. 1998, full C3)
-    assert count_parameters(model) == 61_706
-    with pytest.raises(ValueError, match="32, 32"):
-        model(torch.zeros(2, 1, 28, 28))
 
 
 @pytest.mark.parametrize("name,size", [("lenet5", 32), ("alexnet", 64), ("vgg16", 32),
@@ -59,8 +53,7 @@ def test_build_replaces_head(name, size, empty_hub):
     assert out.shape == (2, 7)
     head = classifier_head(model)
     assert isinstance(head, nn.Linear) and head.out_features == 7
-    assert model.weights_source.startswith("random initialisation")
-    assert model.architecture == name
+    assert model.weights_info == WeightsInfo(False, "random initialisation (pretrained=False)", name)
     if name == "googlenet":
         assert model.aux1 is None and model.aux2 is None
 
@@ -76,14 +69,15 @@ def test_auto_falls_back_fast_with_reason(empty_hub, monkeypatch):
     start = time.perf_counter()
     model = build("resnet18", 2, pretrained="auto")
     assert time.perf_counter() - start < 10
-    assert model.weights_source.startswith("random initialisation (ImageNet weights unavailable:")
-    assert "cache" in model.weights_source
+    assert not model.weights_info.pretrained
+    assert model.weights_info.source.startswith("random initialisation (ImageNet weights unavailable:")
+    assert "cache" in model.weights_info.source
 
 
 def test_download_probe_is_bounded(empty_hub, monkeypatch):
     # Allow the download attempt; the host (a reserved TEST-NET address) never answers, so
     # the call must give up within its timeout.
-    monkeypatch.delenv(models.OFFLINE_ENV)
+    monkeypatch.delenv(settings.OFFLINE_ENV)
     monkeypatch.setattr(models, "WEIGHTS_HOST", "http://192.0.2.1:81/models/")
     start = time.perf_counter()
     state, reason = models.load_pretrained_state("alexnet", timeout=1.0)
@@ -107,7 +101,7 @@ def test_pretrained_true_offline_raises(empty_hub):
 
 
 def test_lenet5_has_no_pretrained(empty_hub):
-    assert build("lenet5", 10, pretrained="auto", in_channels=1).weights_source.startswith("random")
+    assert not build("lenet5", 10, pretrained="auto", in_channels=1).weights_info.pretrained
     with pytest.raises(models.PretrainedUnavailable):
         build("lenet5", 10, pretrained=True, in_channels=1)
 
@@ -116,7 +110,11 @@ def test_weights_from_local_cache(cached_resnet18):
     assert models.weights_in_cache("resnet18").name == "resnet18-f37072fd.pth"
     assert models.weights_in_cache("alexnet") is None and models.weights_in_cache("lenet5") is None
     model = build("resnet18", 4, pretrained=True)
-    assert "ImageNet-1k" in model.weights_source and "local cache" in model.weights_source
+    info = model.weights_info
+    assert info.pretrained and info.architecture == "resnet18"
+    assert "ImageNet-1k" in info.source and "local cache" in info.source and str(info) == info.source
+    with pytest.raises(AttributeError):
+        info.pretrained = False  # frozen: provenance cannot be edited after the fact
     assert torch.equal(model.conv1.weight, cached_resnet18.conv1.weight)
     assert torch.equal(model.layer4[1].conv2.weight, cached_resnet18.layer4[1].conv2.weight)
     assert model.fc.out_features == 4
@@ -138,36 +136,8 @@ def test_adapt_input_channels_many():
     x = torch.ones(1, 3, 5, 5)
     # a constant image gives the same response with 3 or 6 channels
     torch.testing.assert_close(wide(torch.ones(1, 6, 5, 5)), conv(x))
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="in_channels must be an integer >= 1"):
         models.adapt_input_channels(conv, 0)
-
-
-def test_freeze_and_unfreeze_counts():
-    model = build("resnet18", 5, pretrained=False)
-    total = count_parameters(model)
-    head = 512 * 5 + 5
-    changed = freeze(model, except_=("fc",))
-    assert changed == total - head
-    assert count_parameters(model, trainable_only=True) == head
-    layer4 = sum(p.numel() for n, p in model.named_parameters() if n.startswith("layer4."))
-    assert unfreeze(model, "layer4") == layer4
-    assert unfreeze(model, "layer4") == 0  # already trainable
-    assert count_parameters(model, trainable_only=True) == head + layer4
-    assert freeze(model) == head + layer4
-    assert count_parameters(model, trainable_only=True) == 0
-
-
-def test_vgg_stages_and_prefix_matching():
-    model = build("vgg16", 3, pretrained=False)
-    names = stages(model)
-    assert [k for k in names if k.startswith("block")] == [f"block{i}" for i in range(1, 6)]
-    assert names["block5"][0] == "features.24" and names["head"] == ["classifier.6"]
-    freeze(model, except_="head")
-    assert count_parameters(model, trainable_only=True) == 4096 * 3 + 3
-    block5 = unfreeze(model, "block5")
-    assert block5 == 3 * (512 * 512 * 9 + 512)  # three 3x3 conv layers, 512 -> 512
-    # "features.2" must not also match "features.24"
-    assert unfreeze(model, "features.2") == 64 * 64 * 9 + 64
 
 
 def test_bad_input_errors():
@@ -184,34 +154,7 @@ def test_bad_input_errors():
         models.load_pretrained_state("alexnet", timeout=0)
 
 
-def test_small_alexnet_matches_alexnet_first_layer():
-    import torchvision
+def test_imagenet_statistics_are_defined_once():
+    from cxrlab.dicom import convert
 
-    small = models.SmallAlexNet(num_classes=4)
-    reference = torchvision.models.alexnet(weights=None).features[0]
-    conv1 = small.features[0]
-    assert (conv1.kernel_size, conv1.stride, conv1.padding, conv1.out_channels) == \
-           (reference.kernel_size, reference.stride, reference.padding, reference.out_channels)
-    assert abs(conv1.weight.std().item() - 0.01) < 0.001  # N(0, 0.01) as in Krizhevsky et al.
-    assert small(torch.zeros(2, 3, 64, 64)).shape == (2, 4)
-    with pytest.raises(ValueError, match="63"):
-        small(torch.zeros(1, 3, 32, 32))
-
-
-def test_small_vgg_layout_split_and_head():
-    torch.manual_seed(0)
-    model = models.SmallVGG(num_classes=5, width_divisor=8).eval()
-    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
-    assert [c.out_channels for c in convs] == [8, 8, 16, 16, 32, 32, 32, 64, 64, 64, 64, 64, 64]
-    assert all(c.kernel_size == (3, 3) for c in convs)
-    first, rest = models.split_at(model, "block4")
-    x = torch.randn(3, 3, 32, 32)
-    with torch.no_grad():
-        assert first(x).shape == (3, 64, 2, 2)
-        torch.testing.assert_close(rest(first(x)), model(x))
-    new = models.replace_head(model, 7)
-    assert classifier_head(model) is new and model(x).shape == (3, 7)
-    with pytest.raises(ValueError, match="block"):
-        models.split_at(model, "head")
-    with pytest.raises(ValueError, match="divide 64"):
-        models.SmallVGG(width_divisor=3)
+    assert convert.IMAGENET_MEAN is models.IMAGENET_MEAN and convert.IMAGENET_STD is models.IMAGENET_STD
