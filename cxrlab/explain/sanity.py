@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ._common import check_model
+from ._common import check_maps, check_model
 
 Explain = Callable[[nn.Module], torch.Tensor]
 
@@ -68,9 +68,9 @@ def rank_correlation(maps_a: torch.Tensor, maps_b: torch.Tensor, absolute: bool 
     """
     from scipy.stats import spearmanr
 
-    a = torch.as_tensor(maps_a).detach().float().cpu()
-    b = torch.as_tensor(maps_b).detach().float().cpu()
-    if a.shape != b.shape or a.ndim != 3:
+    a = check_maps(maps_a, "maps_a")
+    b = check_maps(maps_b, "maps_b")
+    if a.shape != b.shape:
         raise ValueError(f"need two batches of maps of the same shape (B, H, W), got {tuple(a.shape)} and "
                          f"{tuple(b.shape)}")
     if absolute:
@@ -94,7 +94,7 @@ def cascading_randomization(model: nn.Module, explain: Explain, layers: Sequence
     """Randomise layers cumulatively from the output down and compare the maps each time.
 
     ``explain(m)`` must return maps (B, H, W) for the model ``m`` it is given, e.g.
-    ``lambda m: grad_cam(m, m.layer4, images, targets)`` (fix the targets so every model
+    ``lambda m: grad_cam(m, images, targets, target_layer=m.layer4)`` (fix the targets so every model
     explains the same class). ``layers``: the order to randomise in (default: the
     top-level layers with weights, output first). Returns a table with one row per step
     (``randomized_up_to``, mean and standard deviation of the rank correlation with the
