@@ -7,9 +7,21 @@ Angelopoulos and Bates 2023). If calibration and test examples are exchangeable,
 set contains the true class with probability at least 1 - alpha, and (for scores without
 ties) at most 1 - alpha + 1 / (n + 1).
 
+That guarantee is *marginal*: the probability is over the draw of the calibration set and of
+the test image together. It is not a promise for any one image (a singleton set is not "90 %
+sure" of that image), nor for one fixed calibration set: the coverage a given calibration
+set achieves on new images is itself random, distributed as Beta(k, n + 1 - k) over the
+draws of calibration sets (Vovk 2012; Angelopoulos and Bates 2023). Conformal
+sets are no out-of-distribution detector either: an empty set means only that no class
+reached the threshold.
+
 Scores:
 - ``"lac"`` (least ambiguous set-valued classifier, Sadinle et al. 2019): s = 1 - p_y.
-  Smallest sets on average; they may be empty for an easy image.
+  The smallest sets on average among sets with the coverage guarantee *when the model's
+  probabilities are the true conditional probabilities*; with miscalibrated probabilities
+  other scores can give smaller sets. A set is empty when no class reaches 1 - threshold
+  (an image whose top probability is low), which says nothing about the image being unlike
+  the calibration data.
 - ``"aps"`` (adaptive prediction sets, Romano et al. 2020): s = total probability of the
   classes ranked above y plus p_y (times a uniform U when ``randomized``). Sets grow with
   the model's uncertainty; never empty unless randomised.
@@ -24,7 +36,8 @@ import math
 
 import numpy as np
 
-from .calibrate import ArrayLike, check_probs_labels
+from ._checks import ArrayLike, require_finite, to_numpy
+from .calibrate import check_probs_labels
 
 SCORES = ("lac", "aps")
 
@@ -43,19 +56,33 @@ def min_calibration_size(alpha: float) -> int:
 
 
 def conformal_quantile(scores: ArrayLike, alpha: float) -> float:
-    """The k-th smallest of n scores, k = ceil((n + 1)(1 - alpha)): the conformal threshold.
+    """The conformal threshold: the k-th smallest of n scores, k = ceil((n + 1)(1 - alpha)).
 
-    This is an order statistic, equal to ``np.quantile(scores, k / n,
-    method="inverted_cdf")``. Linear interpolation (numpy's default) is not it and loses the
-    guarantee; ``method="higher"`` at level k / n picks the (k+1)-th score whenever k < n,
-    which is valid but over-covers. Raises ValueError when n < 1/alpha - 1: then k > n and no
-    finite threshold gives the guarantee (collect more calibration data or raise alpha).
+    This is an order statistic, equal to ``np.quantile(scores, k / n, method="inverted_cdf")``.
+    Other quantile rules at level k / n land *at or above* it, so they keep the guarantee and
+    over-cover slightly: linear interpolation (numpy's default) sits at 0-based position
+    (n - 1) k / n = k - k / n, between the k-th and the (k+1)-th smallest score;
+    ``method="higher"`` picks the (k+1)-th score whenever k < n. Only a rule that can land
+    *below* the k-th score (``"lower"`` or ``"nearest"`` at a smaller level, or the plain
+    level 1 - alpha without the (n + 1) correction) loses the guarantee.
+
+    Args:
+        scores: (n,) finite non-conformity scores of the calibration examples (any shape is
+            flattened).
+        alpha: allowed miss rate in (0, 1).
+
+    Returns:
+        The threshold (float): a new example's class is in the set when its score is at most it.
+
+    Raises:
+        ValueError: alpha outside (0, 1); NaN or infinity among the scores (the first bad
+            index is named); n < 1/alpha - 1, when k > n and no finite threshold gives the
+            guarantee (collect more calibration data or raise alpha).
     """
     alpha = _check_alpha(alpha)
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = to_numpy(scores, "scores").astype(np.float64).ravel()
     n = len(s)
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or infinity")
+    require_finite(s, "scores")
     k = math.ceil((n + 1) * (1 - alpha) - 1e-9)
     if n == 0 or k > n:
         raise ValueError(f"{n} calibration examples are too few for alpha={alpha:g}: the "
@@ -170,6 +197,8 @@ def class_coverage(sets: ArrayLike, labels: ArrayLike) -> np.ndarray:
     """Coverage within each true class, shape (C,) (NaN for a class with no examples)."""
     s = _check_sets(sets)
     y = np.asarray(labels, dtype=np.int64)
+    if y.shape != (len(s),) or y.min() < 0 or y.max() >= s.shape[1]:
+        raise ValueError(f"labels must be {len(s)} class indices in [0, {s.shape[1] - 1}]")
     hit = s[np.arange(len(y)), y]
     return np.array([hit[y == c].mean() if np.any(y == c) else np.nan for c in range(s.shape[1])])
 
@@ -186,16 +215,23 @@ def set_size_counts(sets: ArrayLike) -> np.ndarray:
 
 
 def describe_set(row: ArrayLike, probs: ArrayLike, classes: list[str], alpha: float) -> str:
-    """One line for a clinician: the classes in the set, most probable first, and what it means."""
+    """One line for a clinician: the classes in the set, most probable first, and what it means.
+
+    The wording follows what conformal sets do guarantee: coverage is marginal (over images
+    and calibration draws), so a single class is no guarantee for this image, and an empty
+    set means no class reached the threshold, not that the image is unlike the calibration
+    data (conformal sets are no out-of-distribution test).
+    """
     row = np.asarray(row, dtype=bool)
     p = np.asarray(probs, dtype=float)
     members = [c for c in np.argsort(-p) if row[c]]
     level = f"{100 * (1 - alpha):.0f} %"
     if not members:
-        return f"no class passes the {level} threshold: image unlike the calibration data, refer for review"
+        return (f"empty set: no class reached the threshold of {level} coverage (every class looks unlikely "
+                "for this image); refer for review")
     names = ", ".join(f"{classes[c]} ({p[c]:.0%})" for c in members)
-    verdict = "single answer" if len(members) == 1 else f"cannot separate {len(members)} findings"
-    return f"{{{names}}} -- {verdict} at {level} coverage"
+    verdict = "one class" if len(members) == 1 else f"cannot separate {len(members)} findings"
+    return f"{{{names}}} -- {verdict}; sets like this cover the truth for {level} of images on average"
 
 
 __all__ = [
