@@ -338,8 +338,15 @@ def plot_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", 
                      title: str | None = None):
     """Reliability diagram: accuracy per confidence bin as bars, the diagonal, and the gaps.
 
-    Bars are drawn at each non-empty bin's edges; the red hatched part is the gap to the
-    diagonal (how far accuracy is from the confidence). Returns the Axes.
+    Args:
+        curve: from ``reliability_curve``.
+        ax: matplotlib Axes to draw on (a new 4.5 x 4.5 inch figure when None).
+        label, color: legend label (the ECE is appended) and bar colour.
+        title: Axes title.
+
+    Returns:
+        The Axes. Bars are drawn at each non-empty bin's edges; the red hatched part is the
+        gap to the diagonal (how far accuracy is from the confidence).
     """
     import matplotlib.pyplot as plt
 

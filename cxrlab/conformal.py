@@ -50,7 +50,11 @@ def _check_alpha(alpha: float) -> float:
 
 
 def min_calibration_size(alpha: float) -> int:
-    """Smallest n for which ceil((n + 1)(1 - alpha)) <= n, i.e. n >= 1/alpha - 1."""
+    """Smallest calibration size n for which ceil((n + 1)(1 - alpha)) <= n, i.e. n >= 1/alpha - 1.
+
+    Raises:
+        ValueError: alpha outside (0, 1).
+    """
     alpha = _check_alpha(alpha)
     return max(1, math.ceil(1.0 / alpha - 1.0 - 1e-9))
 
@@ -93,11 +97,21 @@ def conformal_quantile(scores: ArrayLike, alpha: float) -> float:
 
 def class_scores(probs: np.ndarray, score: str, *, randomized: bool = False,
                  rng: np.random.Generator | None = None) -> np.ndarray:
-    """Non-conformity score of every candidate class, shape (N, C) (large = less plausible).
+    """Non-conformity score of every candidate class (large = less plausible).
 
-    ``probs`` must already be checked (rows sum to one). For ``"aps"`` the classes are
-    ranked by probability (ties by index); with ``randomized`` one uniform U per example
-    multiplies that class's own probability (Romano et al. 2020).
+    Args:
+        probs: (N, C) probabilities, already checked (``check_probs_labels``: rows sum to one).
+        score: ``"lac"`` (1 - p_c; Sadinle et al. 2019) or ``"aps"`` (probability mass of the
+            classes ranked at or above c; Romano et al. 2020), classes ranked by probability
+            (ties by index).
+        randomized: APS only: one uniform U per example multiplies that class's own probability.
+        rng: NumPy generator for U (a fresh one when None).
+
+    Returns:
+        float64 array (N, C) in [0, 1].
+
+    Raises:
+        ValueError: an unknown score.
     """
     if score == "lac":
         return 1.0 - probs
@@ -142,7 +156,19 @@ class SplitConformal:
         self.n_calibration: int | None = None
 
     def fit(self, cal_probs: ArrayLike, cal_labels: ArrayLike) -> "SplitConformal":
-        """Compute the threshold(s) from held-out calibration probabilities and true labels."""
+        """Compute the threshold(s) from held-out calibration probabilities and true labels.
+
+        Args:
+            cal_probs: (n, C) probabilities of calibration images the model never trained on.
+            cal_labels: (n,) their true classes.
+
+        Returns:
+            self, fitted.
+
+        Raises:
+            ValueError: as ``check_probs_labels`` (a NaN row is named); too few calibration
+                examples for ``alpha`` (per class when ``class_conditional``).
+        """
         p, y = check_probs_labels(cal_probs, cal_labels)
         scores = class_scores(p, self.score, randomized=self.randomized, rng=self._rng)[np.arange(len(y)), y]
         self.n_classes, self.n_calibration = p.shape[1], len(y)
@@ -162,7 +188,18 @@ class SplitConformal:
         return self
 
     def predict(self, probs: ArrayLike) -> np.ndarray:
-        """Prediction sets as a bool array (N, C): True where class c is in the set of example i."""
+        """Prediction sets for new images.
+
+        Args:
+            probs: (N, C) probabilities, with the calibration data's C.
+
+        Returns:
+            bool array (N, C): True where class c is in the set of image i.
+
+        Raises:
+            RuntimeError: ``fit`` was not called.
+            ValueError: as ``check_probs_labels``, or a different number of classes.
+        """
         if self.threshold is None:
             raise RuntimeError("call fit(cal_probs, cal_labels) before predict")
         p, _ = check_probs_labels(probs)
@@ -185,7 +222,18 @@ def _check_sets(sets: ArrayLike) -> np.ndarray:
 
 
 def coverage(sets: ArrayLike, labels: ArrayLike) -> float:
-    """Fraction of examples whose true class is in their prediction set (in [0, 1])."""
+    """Fraction of examples whose true class is in their prediction set.
+
+    Args:
+        sets: bool (N, C) prediction sets.
+        labels: (N,) true classes in [0, C).
+
+    Returns:
+        Empirical coverage in [0, 1] (compare with 1 - alpha: the guarantee is marginal).
+
+    Raises:
+        ValueError: sets that are not bool (N, C), labels of the wrong length or out of range.
+    """
     s = _check_sets(sets)
     y = np.asarray(labels, dtype=np.int64)
     if y.shape != (len(s),) or y.min() < 0 or y.max() >= s.shape[1]:
@@ -194,7 +242,11 @@ def coverage(sets: ArrayLike, labels: ArrayLike) -> float:
 
 
 def class_coverage(sets: ArrayLike, labels: ArrayLike) -> np.ndarray:
-    """Coverage within each true class, shape (C,) (NaN for a class with no examples)."""
+    """Coverage within each true class, shape (C,) (NaN for a class with no examples).
+
+    Raises:
+        ValueError: as ``coverage``.
+    """
     s = _check_sets(sets)
     y = np.asarray(labels, dtype=np.int64)
     if y.shape != (len(s),) or y.min() < 0 or y.max() >= s.shape[1]:
@@ -204,12 +256,20 @@ def class_coverage(sets: ArrayLike, labels: ArrayLike) -> np.ndarray:
 
 
 def mean_set_size(sets: ArrayLike) -> float:
-    """Average number of classes per prediction set (0 to C; smaller is more informative)."""
+    """Average number of classes per prediction set (0 to C; smaller is more informative).
+
+    Raises:
+        ValueError: sets that are not a bool array (N, C).
+    """
     return float(_check_sets(sets).sum(axis=1).mean())
 
 
 def set_size_counts(sets: ArrayLike) -> np.ndarray:
-    """How many sets have 0, 1, ..., C classes, shape (C + 1,)."""
+    """How many sets have 0, 1, ..., C classes: int array (C + 1,) summing to N.
+
+    Raises:
+        ValueError: sets that are not a bool array (N, C).
+    """
     s = _check_sets(sets)
     return np.bincount(s.sum(axis=1), minlength=s.shape[1] + 1)
 
@@ -221,6 +281,15 @@ def describe_set(row: ArrayLike, probs: ArrayLike, classes: list[str], alpha: fl
     and calibration draws), so a single class is no guarantee for this image, and an empty
     set means no class reached the threshold, not that the image is unlike the calibration
     data (conformal sets are no out-of-distribution test).
+
+    Args:
+        row: bool (C,) the image's prediction set.
+        probs: (C,) the image's probabilities.
+        classes: C class names.
+        alpha: the miss rate the set was built for.
+
+    Returns:
+        One line of text.
     """
     row = np.asarray(row, dtype=bool)
     p = np.asarray(probs, dtype=float)

@@ -76,24 +76,17 @@ def group_labels(groups: ArrayLike | pd.Series, n: int) -> np.ndarray:
     return names
 
 
-def sensitivity(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
-    """True-positive rate: fraction of positives with score >= threshold (NaN if no positives)."""
+def _sensitivity(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
     pos = labels == 1
     return float(np.mean(scores[pos] >= threshold)) if pos.any() else float("nan")
 
 
-def specificity(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
-    """True-negative rate: fraction of negatives with score < threshold (NaN if no negatives)."""
+def _specificity(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
     neg = labels == 0
     return float(np.mean(scores[neg] < threshold)) if neg.any() else float("nan")
 
 
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve; NaN when only one class is present.
-
-    Computed as the Mann-Whitney U statistic from ranks (ties count one half), which equals
-    ``sklearn.metrics.roc_auc_score`` and is fast enough to bootstrap hundreds of times.
-    """
+def _auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     pos = labels == 1
     n_pos = int(pos.sum())
     n_neg = len(labels) - n_pos
@@ -103,17 +96,67 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def binary_ece(labels: np.ndarray, scores: np.ndarray, n_bins: int = 10) -> float:
-    """Top-label ECE of the two-class probabilities (1 - score, score)."""
-    return expected_calibration_error(scores, labels, n_bins=n_bins)
+def sensitivity(labels: ArrayLike, scores: ArrayLike, threshold: float = 0.5) -> float:
+    """True-positive rate: the fraction of positives with score >= ``threshold``.
+
+    Args:
+        labels: (N,) 0/1 ground truth.
+        scores: (N,) probabilities in [0, 1], finite.
+        threshold: operating point in (0, 1).
+
+    Returns:
+        A value in [0, 1]; NaN when there are no positives (undefined, not 0).
+
+    Raises:
+        ValueError: labels not 0/1, scores outside [0, 1] or not finite (the index is named).
+    """
+    y, s = _binary_inputs(labels, scores)
+    return _sensitivity(y, s, probability(threshold, "threshold"))
+
+
+def specificity(labels: ArrayLike, scores: ArrayLike, threshold: float = 0.5) -> float:
+    """True-negative rate: the fraction of negatives with score < ``threshold``.
+
+    Args, Raises: as ``sensitivity``. Returns a value in [0, 1]; NaN when there are no negatives.
+    """
+    y, s = _binary_inputs(labels, scores)
+    return _specificity(y, s, probability(threshold, "threshold"))
+
+
+def auroc(labels: ArrayLike, scores: ArrayLike) -> float:
+    """Area under the ROC curve, as the Mann-Whitney U statistic from ranks (ties count one half).
+
+    Equals ``sklearn.metrics.roc_auc_score`` and is fast enough to bootstrap hundreds of times.
+
+    Args:
+        labels: (N,) 0/1 ground truth.
+        scores: (N,) probabilities in [0, 1], finite.
+
+    Returns:
+        AUROC in [0, 1]; NaN when only one class is present.
+
+    Raises:
+        ValueError: labels not 0/1, scores outside [0, 1] or not finite (the index is named).
+    """
+    return _auroc(*_binary_inputs(labels, scores))
+
+
+def binary_ece(labels: ArrayLike, scores: ArrayLike, n_bins: int = 10) -> float:
+    """Top-label ECE of the two-class probabilities (1 - score, score), in [0, 1].
+
+    Raises:
+        ValueError: as ``auroc``, or n_bins < 1.
+    """
+    y, s = _binary_inputs(labels, scores)
+    return expected_calibration_error(s, y, n_bins=n_bins)
 
 
 def _metric_fns(threshold: float, n_bins: int):
     return {
-        "auroc": auroc,
-        "sensitivity": lambda y, s: sensitivity(y, s, threshold),
-        "specificity": lambda y, s: specificity(y, s, threshold),
-        "ece": lambda y, s: binary_ece(y, s, n_bins),
+        "auroc": _auroc,
+        "sensitivity": lambda y, s: _sensitivity(y, s, threshold),
+        "specificity": lambda y, s: _specificity(y, s, threshold),
+        "ece": lambda y, s: expected_calibration_error(s, y, n_bins=n_bins),
     }
 
 

@@ -230,7 +230,18 @@ def alert_delay(results: pd.DataFrame, change_at: int) -> DelayReport:
     """Delay (in images) from the change at row ``change_at`` to the end of the first alerting window.
 
     Only windows that contain post-change images count as detections; alerts in windows
-    ending at or before ``change_at`` are false alarms. ``delay`` is None if none alerted.
+    ending at or before ``change_at`` are false alarms. An alert raised for non-finite values
+    counts like any other: a feed that broke is an event to act on.
+
+    Args:
+        results: the output of ``DriftMonitor.run``.
+        change_at: row position of the first changed image (>= 0).
+
+    Returns:
+        DelayReport (``delay`` is None if no window after the change alerted).
+
+    Raises:
+        ValueError: results that are not from ``DriftMonitor.run``.
     """
     if results.empty or not {"window_start", "window_end", "alert"} <= set(results.columns):
         raise ValueError("results must be the output of DriftMonitor.run")

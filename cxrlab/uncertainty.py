@@ -273,10 +273,21 @@ def mlp_head(in_features: int, num_classes: int, *, hidden: int = 64, p: float =
 
 @torch.no_grad()
 def penultimate_features(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
-    """The input of the model's last ``nn.Linear`` layer for every example, (N, F) on the CPU.
+    """The input of the model's last ``nn.Linear`` layer for every example.
 
     Works for torchvision classifiers (ResNet's ``fc``) and any network ending in a linear
-    layer; the model runs in eval mode (restored afterwards).
+    layer; the model runs in eval mode (each submodule's mode restored afterwards).
+
+    Args:
+        model: a network with at least one ``nn.Linear``.
+        x: inputs (N, ...), finite.
+        batch_size: inputs per forward pass (>= 1).
+
+    Returns:
+        float32 tensor (N, F) on the CPU.
+
+    Raises:
+        ValueError: no ``nn.Linear`` layer, inputs empty or not finite (the index is named).
     """
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
@@ -298,8 +309,18 @@ def penultimate_features(model: nn.Module, x: torch.Tensor, *, batch_size: int =
 def train_ensemble(build, train, val=None, *, members: int = 4, seed: int = 0, **fit_kwargs) -> list[nn.Module]:
     """Train ``members`` copies of ``build()`` from different random initialisations and batch orders.
 
-    ``build`` is a function returning a fresh model; ``fit_kwargs`` go to ``cxrlab.train.fit``
-    (``epochs`` required). Member m uses seed ``seed + m`` for both. Returns the models in eval mode.
+    Args:
+        build: function returning a fresh model.
+        train, val: data for ``cxrlab.train.fit``.
+        members: M >= 2.
+        seed: member m uses seed ``seed + m`` for its initialisation and its batch order.
+        **fit_kwargs: passed to ``cxrlab.train.fit`` (``epochs`` required).
+
+    Returns:
+        The M trained models, in eval mode (Lakshminarayanan et al. 2017).
+
+    Raises:
+        ValueError: members < 2, or no ``epochs``.
     """
     from .train import fit
 
@@ -319,6 +340,7 @@ def review_threshold(uncertainty: ArrayLike, fraction: float) -> float:
     """The uncertainty above which the top ``fraction`` (0-1) of cases go to human review.
 
     Choose it on validation data, then apply it to new cases with ``flag_for_review``.
+    Returns the (1 - fraction) quantile of ``uncertainty`` (N,), in its units.
 
     Raises:
         ValueError: fraction outside (0, 1), an empty or non-1-D array, NaN or infinity
@@ -350,8 +372,18 @@ def selective_accuracy(correct: ArrayLike, uncertainty: ArrayLike,
                        referred: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)) -> np.ndarray:
     """Accuracy on the cases the model keeps when the most uncertain fraction is referred.
 
-    ``correct`` is a bool array (model right or wrong), ``referred`` fractions in [0, 1).
-    Returns one accuracy per fraction; a useful uncertainty makes it rise with the fraction.
+    Args:
+        correct: (N,) bool, the model right or wrong.
+        uncertainty: (N,) finite uncertainty scores (larger = less sure).
+        referred: fractions in [0, 1) of the most uncertain cases sent to a human.
+
+    Returns:
+        float array (len(referred),): accuracy on the cases kept; a useful uncertainty makes
+        it rise with the fraction.
+
+    Raises:
+        ValueError: arrays of different shapes, empty, or not finite (the index is named), or
+            a fraction outside [0, 1).
     """
     c = to_numpy(correct, "correct").astype(np.float64)
     u = to_numpy(uncertainty, "uncertainty").astype(np.float64)

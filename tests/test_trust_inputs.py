@@ -398,3 +398,13 @@ def test_constant_maps_never_score_a_hit_and_ties_ignore_raster_order():
     whole = torch.ones(1, 8, 8, dtype=torch.bool)
     assert pointing_game(torch.zeros(1, 8, 8), whole).item() == 0.0
     assert topk_iou(torch.zeros(1, 8, 8), whole).item() == 0.0
+
+
+def test_14_the_independence_check_can_be_turned_off_where_images_are_known_independent():
+    model = BatchMixer()
+    torch.manual_seed(1)
+    x = torch.rand(4, 1, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unchecked = grad_cam(model, x, [0, 1, 0, 1], target_layer=model.features, check_independence=False)
+    assert not torch.allclose(unchecked, grad_cam_per_image(model, x, [0, 1, 0, 1], target_layer=model.features))
