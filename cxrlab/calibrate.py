@@ -386,7 +386,7 @@ class Interval:
 
 
 def bootstrap_ci(metric: Callable[..., float], *arrays: ArrayLike, n_boot: int = 1000,
-                 level: float = 0.95, seed: int = 0, clusters: Sequence | np.ndarray | None = None) -> Interval:
+                 level: float = 0.95, seed: int = 0, patients: Sequence | np.ndarray | None = None) -> Interval:
     """Percentile bootstrap interval of ``metric(*arrays)`` (Efron and Tibshirani 1993).
 
     Args:
@@ -395,7 +395,7 @@ def bootstrap_ci(metric: Callable[..., float], *arrays: ArrayLike, n_boot: int =
         n_boot: number of resamples (>= 10; about 1000 for a report).
         level: coverage of the interval, in (0, 1).
         seed: seed of the resampling (the same seed gives the same interval).
-        clusters: optional (N,) patient identifiers. When a patient has several images, pass
+        patients: optional (N,) patient identifiers. When a patient has several images, pass
             them: whole patients are resampled (a cluster bootstrap, through
             ``cxrlab.bootstrap.bootstrap_interval``), as images of one patient are not
             independent and resampling images gives intervals that are too narrow.
@@ -408,7 +408,7 @@ def bootstrap_ci(metric: Callable[..., float], *arrays: ArrayLike, n_boot: int =
 
     Raises:
         ValueError: n_boot < 10, level outside (0, 1), arrays of different lengths or holding
-            NaN/infinity (the row is named), clusters of the wrong length.
+            NaN/infinity (the row is named), patients of the wrong length.
     """
     level = probability(level, "level")
     n_boot = positive_int(n_boot, "n_boot (use about 1000 for a report)", minimum=10)
@@ -418,14 +418,14 @@ def bootstrap_ci(metric: Callable[..., float], *arrays: ArrayLike, n_boot: int =
         raise ValueError(f"arrays must be non-empty and equally long, got lengths {[len(a) for a in data]}")
     for i, a in enumerate(data):
         require_finite(a, f"array {i}")
-    if clusters is not None and len(clusters) != n:
-        raise ValueError(f"clusters has {len(clusters)} entries for {n} rows; pass one patient id per row")
-    unit, n_units = ("images", n) if clusters is None else ("patients", len(np.unique(np.asarray(clusters))))
+    if patients is not None and len(patients) != n:
+        raise ValueError(f"patients has {len(patients)} entries for {n} rows; pass one patient id per row")
+    unit, n_units = ("images", n) if patients is None else ("patients", len(np.unique(np.asarray(patients))))
     estimate = float(metric(*data))
     if not np.isfinite(estimate):
         return Interval(estimate, float("nan"), float("nan"), level, unit, n_units)
     try:
-        interval = bootstrap_interval(metric, *data, clusters=clusters, n_resamples=n_boot, confidence=level,
+        interval = bootstrap_interval(metric, *data, clusters=patients, n_resamples=n_boot, confidence=level,
                                       seed=seed, min_resamples=max(1, n_boot // 2))
     except ValueError as error:
         if "resamples gave a defined statistic" not in str(error):

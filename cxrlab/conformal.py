@@ -36,17 +36,14 @@ import math
 
 import numpy as np
 
-from ._checks import ArrayLike, require_finite, to_numpy
+from ._checks import ArrayLike, probability, require_finite, to_numpy
 from .calibrate import check_probs_labels
 
 SCORES = ("lac", "aps")
 
 
 def _check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 < alpha < 1:
-        raise ValueError(f"alpha is the allowed miss rate and must lie in (0, 1), e.g. 0.1 for 90 % "
-                         f"coverage; got {alpha!r}")
-    return float(alpha)
+    return probability(alpha, "alpha (the allowed miss rate, e.g. 0.1 for 90 % coverage)")
 
 
 def min_calibration_size(alpha: float) -> int:

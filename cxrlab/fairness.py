@@ -273,7 +273,7 @@ def subgroup_metrics(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike | p
             row[f"{metric}_rest"] = row[f"{metric}_gap_lo"] = row[f"{metric}_gap_hi"] = row[f"{metric}_p"] = nan
             if not enough:
                 continue
-            interval = bootstrap_ci(fn, yg, sg, n_boot=n_boot, level=level, seed=seed, clusters=clusters)
+            interval = bootstrap_ci(fn, yg, sg, n_boot=n_boot, level=level, seed=seed, patients=clusters)
             row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = interval.estimate, interval.lower, interval.upper
             if rest_enough:
                 rest, low, high, p_value = _difference(fn, y, s, inside, metric == "ece", ids, n_boot, level, seed)

@@ -139,13 +139,13 @@ def test_bootstrap_resamples_patients_when_given_their_ids():
     four_each = np.repeat(values, 4)  # four identical images per patient
     ids = np.repeat(np.arange(100), 4)
     by_image = bootstrap_ci(np.mean, four_each, n_boot=400)
-    by_patient = bootstrap_ci(np.mean, four_each, n_boot=400, clusters=ids)
+    by_patient = bootstrap_ci(np.mean, four_each, n_boot=400, patients=ids)
     single = bootstrap_ci(np.mean, values, n_boot=400)
     assert by_patient.unit == "patients" and by_patient.n_units == 100 and by_image.unit == "images"
     assert (by_patient.upper - by_patient.lower) == pytest.approx(single.upper - single.lower, rel=0.2)
     assert (by_patient.upper - by_patient.lower) > 1.6 * (by_image.upper - by_image.lower)
     with pytest.raises(ValueError, match="one patient id per row"):
-        bootstrap_ci(np.mean, four_each, clusters=ids[:5])
+        bootstrap_ci(np.mean, four_each, patients=ids[:5])
 
 
 def test_temperature_scaling_multi_label_shares_one_temperature():
