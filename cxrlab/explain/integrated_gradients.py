@@ -11,6 +11,8 @@ not small compared with ``f(x) - f(x')``.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn as nn
 
@@ -48,7 +50,9 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Target
             < 2, a baseline that does not broadcast or is not finite, bad targets, or
             non-finite logits or attributions.
     """
-    from captum.attr import IntegratedGradients
+    with warnings.catch_warnings():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
+        warnings.simplefilter("ignore")
+        from captum.attr import IntegratedGradients
 
     model = check_model(model)
     images = check_images(images)

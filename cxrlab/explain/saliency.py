@@ -8,6 +8,8 @@ most if nudged", not "which pixels produced the score".
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn as nn
 
@@ -34,7 +36,9 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: Targets = None) ->
         ValueError: images not (B, C, H, W) or not finite (the image index is named), bad
             targets, or non-finite logits or gradients.
     """
-    from captum.attr import Saliency
+    with warnings.catch_warnings():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
+        warnings.simplefilter("ignore")
+        from captum.attr import Saliency
 
     model = check_model(model)
     images = check_images(images)
