@@ -13,6 +13,16 @@ from .._checks import require_finite
 Targets = int | Sequence[int] | torch.Tensor | None
 
 
+def require_finite_tensor(values: torch.Tensor, name: str) -> None:
+    """``require_finite`` for a tensor of any float dtype (bfloat16 too) on any device.
+
+    The check runs on the tensor's own device; only a tensor that fails it is copied to the
+    CPU, to name the first bad item in the error.
+    """
+    if values.is_floating_point() and not bool(torch.isfinite(values.detach()).all()):
+        require_finite(values.detach().float().cpu(), name)
+
+
 def check_images(images: object, what: str = "images") -> torch.Tensor:
     """Return ``images`` if it is a finite float tensor (B, C, H, W) with B >= 1; else a clear error.
 
@@ -29,7 +39,7 @@ def check_images(images: object, what: str = "images") -> torch.Tensor:
         raise ValueError(f"{what} is an empty batch; pass at least one image")
     if not images.is_floating_point():
         raise TypeError(f"{what} must be a floating-point tensor, got {images.dtype}; convert with .float()")
-    require_finite(images.detach(), what)
+    require_finite_tensor(images, what)
     return images
 
 
@@ -49,9 +59,8 @@ def check_maps(maps: object, what: str = "maps") -> torch.Tensor:
                          + (" (add a batch axis with maps.unsqueeze(0))" if maps.ndim == 2 else ""))
     if maps.shape[0] == 0:
         raise ValueError(f"{what} is an empty batch; pass at least one map")
-    maps = maps.detach().float().cpu()
-    require_finite(maps, what)
-    return maps
+    require_finite_tensor(maps, what)
+    return maps.detach().float().cpu()
 
 
 def check_model(model: object) -> nn.Module:
@@ -66,7 +75,7 @@ def check_logits(logits: object, batch: int) -> torch.Tensor:
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or len(logits) != batch:
         raise ValueError(f"the model must return logits of shape (B, classes) = ({batch}, C), got "
                          f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}")
-    require_finite(logits.detach(), "the model's logits")
+    require_finite_tensor(logits, "the model's logits")
     return logits
 
 

@@ -33,9 +33,8 @@ import warnings
 import torch
 import torch.nn as nn
 
-from .._checks import require_finite
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, resolve_targets, upsample
+from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets, upsample
 from .heatmap import normalize_maps
 
 
@@ -120,7 +119,7 @@ def _capture(model: nn.Module, target_layer: nn.Module, x: torch.Tensor,
     with torch.enable_grad():  # also when the caller is inside torch.no_grad()
         score = logits.gather(1, chosen[:, None]).sum()
         (gradients,) = torch.autograd.grad(score, activation)
-    require_finite(gradients, "the gradients at target_layer")
+    require_finite_tensor(gradients, "the gradients at target_layer")
     return activation.detach(), gradients, chosen, logits.detach()
 
 
@@ -211,7 +210,7 @@ def _cam(activation: torch.Tensor, gradients: torch.Tensor, size: tuple[int, int
     weights = gradients.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activation).sum(dim=1))
     cam = upsample(cam, size)
-    require_finite(cam, "Grad-CAM maps")
+    require_finite_tensor(cam, "Grad-CAM maps")
     return normalize_maps(cam)
 
 

@@ -16,9 +16,9 @@ import warnings
 import torch
 import torch.nn as nn
 
-from .._checks import positive_int, require_finite
+from .._checks import positive_int
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, resolve_targets
+from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
 
 
 def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Targets = None, *,
@@ -73,7 +73,7 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Target
                              f"{tuple(x.shape)}; pass one image (C, H, W), a batch, or a number") from None
     else:
         raise TypeError(f"baseline must be None, a number or a tensor, got {type(baseline).__name__}")
-    require_finite(base, "baseline")
+    require_finite_tensor(base, "baseline")
     with eval_mode(model):
         with torch.no_grad():
             logits = check_logits(model(x), len(x))
@@ -82,7 +82,7 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Target
             x, baselines=base, target=chosen, n_steps=steps, method="gausslegendre",
             internal_batch_size=internal_batch_size, return_convergence_delta=True)
     maps = attributions.detach().sum(dim=1)
-    require_finite(maps, "Integrated Gradients maps")
+    require_finite_tensor(maps, "Integrated Gradients maps")
     if return_delta:
         return maps.to(images.device), delta.detach().to(images.device)
     return maps.to(images.device)

@@ -23,10 +23,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .._checks import positive_int, probability, require_finite
+from .._checks import positive_int, probability
 from .._torch import eval_mode, model_device
 from ..probabilities import probabilities
-from ._common import Targets, check_images, check_logits, check_maps, check_model, resolve_targets
+from ._common import Targets, check_images, check_logits, check_maps, check_model, require_finite_tensor, resolve_targets
 
 
 def _check_maps_masks(maps: torch.Tensor, masks: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,7 +38,7 @@ def _check_maps_masks(maps: torch.Tensor, masks: torch.Tensor | np.ndarray) -> t
         raise ValueError(f"masks {tuple(masks.shape)} and maps {tuple(maps.shape)} must have the same (B, H, W); "
                          "upsample the maps to the image size first")
     if masks.is_floating_point():
-        require_finite(masks, "masks")
+        require_finite_tensor(masks, "masks")
     return maps, masks.bool()
 
 
@@ -160,8 +160,9 @@ def curve_auc(fractions: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     if fractions.ndim != 1 or scores.shape[-1] != fractions.shape[0] or len(fractions) < 2:
         raise ValueError(f"need fractions (S,) with S >= 2 and scores (B, S); got {tuple(fractions.shape)} "
                          f"and {tuple(scores.shape)}")
-    require_finite(scores, "scores")
-    require_finite(fractions, "fractions", per_item=False)
+    require_finite_tensor(scores, "scores")
+    if not bool(torch.isfinite(fractions).all()):
+        raise ValueError("fractions hold NaN or infinity")
     return torch.trapezoid(scores, fractions, dim=-1).float()
 
 
@@ -201,7 +202,7 @@ def _substrate(images: torch.Tensor, substrate: str | float | torch.Tensor) -> t
         except RuntimeError:
             raise ValueError(f"substrate of shape {tuple(substrate.shape)} does not broadcast to the images "
                              f"{tuple(images.shape)}") from None
-        require_finite(canvas, "substrate")
+        require_finite_tensor(canvas, "substrate")
         return canvas
     if isinstance(substrate, (int, float)) and not isinstance(substrate, bool):
         if not np.isfinite(substrate):

@@ -13,9 +13,8 @@ import warnings
 import torch
 import torch.nn as nn
 
-from .._checks import require_finite
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, resolve_targets
+from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
 
 
 def saliency(model: nn.Module, images: torch.Tensor, targets: Targets = None) -> torch.Tensor:
@@ -48,5 +47,5 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: Targets = None) ->
             chosen = resolve_targets(targets, check_logits(model(x.detach()), len(x)))
         grads = Saliency(model).attribute(x, target=chosen, abs=True)
     maps = grads.detach().amax(dim=1)
-    require_finite(maps, "saliency maps")
+    require_finite_tensor(maps, "saliency maps")
     return maps.to(images.device)

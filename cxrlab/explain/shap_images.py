@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .._checks import positive_int, require_finite
+from .._checks import positive_int
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, resolve_targets
+from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
 
 
 class _OneOutput(nn.Module):
@@ -115,5 +115,5 @@ def shap_images(model: nn.Module, images: torch.Tensor, targets: Targets = None,
                 maps[rows] = torch.from_numpy(values.sum(axis=1)).float()
     finally:
         np.random.set_state(numpy_state)
-    require_finite(maps, "SHAP maps")
+    require_finite_tensor(maps, "SHAP maps")
     return maps.to(images.device)
