@@ -52,8 +52,7 @@ def measure(n_images: int = 32, size: int = 224, repeats: int = 3, seed: int = 0
     import torchvision
     from captum.attr import LayerAttribution, LayerGradCam
 
-    from cxrlab.explain import grad_cam, grad_cam_per_image
-    from cxrlab.explain._common import normalize_maps
+    from cxrlab.explain import grad_cam, grad_cam_per_image, normalize_maps
 
     torch.manual_seed(seed)
     model = torchvision.models.resnet18(weights=None).eval()

@@ -13,52 +13,72 @@ two columns (1 - p, p).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_expit, log_softmax, softmax  # noqa: F401 - softmax: kept for older callers
 
-ArrayLike = np.ndarray | torch.Tensor | list
+from ._checks import ArrayLike, positive_int, probability, require_finite, to_numpy
+from .bootstrap import bootstrap_interval
+from .probabilities import probabilities
 
 
-def _to_numpy(x: ArrayLike) -> np.ndarray:
+def _to_numpy(x: ArrayLike, name: str = "values") -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().double().numpy()
-    return np.asarray(x)
+    return to_numpy(x, name)
 
 
 def check_probs_labels(probs: ArrayLike, labels: ArrayLike | None = None, *,
                        atol: float = 1e-3) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate and return ``(probs (N, C) float64, labels (N,) int64)``.
+    """Validate class probabilities and integer labels.
 
-    A 1-D ``probs`` is taken as a binary positive-class probability and expanded to
-    (N, 2). Raises ValueError naming the problem: wrong shape, values outside [0, 1], rows
-    that do not sum to one (pass ``softmax(logits)``, not logits), labels out of range.
+    Args:
+        probs: (N, C) probabilities whose rows sum to one, or (N,) / (N, 1) probabilities of
+            the positive class of a binary problem (expanded to the two columns (1 - p, p)).
+        labels: optional (N,) integer class indices in [0, C).
+        atol: tolerance on [0, 1] and on the row sums.
+
+    Returns:
+        ``(probs (N, C) float64, labels (N,) int64 or None)``.
+
+    Raises:
+        ValueError: naming the problem: wrong shape, NaN or infinity (the first bad row is
+            named), values outside [0, 1], rows that do not sum to one (pass probabilities,
+            not logits), labels that are not integers, of the wrong length or out of range.
     """
-    p = _to_numpy(probs).astype(np.float64)
+    p = _to_numpy(probs, "probs").astype(np.float64)
+    if p.ndim == 2 and p.shape[1] == 1:
+        p = p[:, 0]
     if p.ndim == 1:
         p = np.stack([1.0 - p, p], axis=1)
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
         raise ValueError(f"probs must have shape (N, C) with N >= 1 and C >= 2 (or (N,) for a binary "
                          f"positive-class probability), got {np.shape(probs)}")
-    if not np.all(np.isfinite(p)):
-        raise ValueError("probs contains NaN or infinity")
+    require_finite(p, "probs")
     if p.min() < -atol or p.max() > 1 + atol:
         raise ValueError(f"probs must lie in [0, 1], got values in [{p.min():.3g}, {p.max():.3g}]; "
-                         "did you pass logits? apply a softmax first")
+                         "did you pass logits? turn them into probabilities with "
+                         "cxrlab.probabilities.probabilities first")
     sums = p.sum(axis=1)
     if np.max(np.abs(sums - 1.0)) > atol:
         raise ValueError(f"each row of probs must sum to one (worst row sums to "
-                         f"{sums[np.argmax(np.abs(sums - 1))]:.4f}); apply a softmax over the classes")
+                         f"{sums[np.argmax(np.abs(sums - 1))]:.4f}); apply a softmax over the classes "
+                         "(cxrlab.probabilities.probabilities)")
     if labels is None:
         return p, None
-    y = _to_numpy(labels)
+    y = _to_numpy(labels, "labels")
     if y.ndim != 1 or len(y) != len(p):
         raise ValueError(f"labels must be a 1-D array with one entry per row of probs "
                          f"({len(p)}), got shape {np.shape(labels)}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")
+    require_finite(y, "labels")
     if not np.all(np.equal(np.mod(y, 1), 0)):
         raise ValueError("labels must be integer class indices, not probabilities or one-hot rows")
     y = y.astype(np.int64)
@@ -69,9 +89,7 @@ def check_probs_labels(probs: ArrayLike, labels: ArrayLike | None = None, *,
 
 
 def _check_bins(n_bins: int) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    return int(n_bins)
+    return positive_int(n_bins, "n_bins")
 
 
 @dataclass
@@ -104,8 +122,18 @@ class ReliabilityCurve:
 def reliability_curve(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> ReliabilityCurve:
     """Bin the top-label confidence max_c p_c into ``n_bins`` equal-width bins on [0, 1].
 
-    Returns a ReliabilityCurve with, per bin, the mean confidence, the fraction of
-    examples whose top class is the true class, and the count.
+    Args:
+        probs: (N, C) probabilities (rows sum to one) or (N,) positive-class probabilities.
+        labels: (N,) integer class indices.
+        n_bins: number of equal-width bins (integer >= 1); bins are right-closed (lo, hi],
+            the first also holds 0.
+
+    Returns:
+        ReliabilityCurve with, per bin, the mean confidence, the fraction of examples whose top
+        class is the true class (NaN for an empty bin), and the count.
+
+    Raises:
+        ValueError: as ``check_probs_labels``, or n_bins < 1.
     """
     p, y = check_probs_labels(probs, labels)
     n_bins = _check_bins(n_bins)
@@ -121,10 +149,19 @@ def reliability_curve(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> 
 
 
 def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:
-    """Top-label ECE in [0, 1]: sum over bins of (n_b / N) * |accuracy_b - confidence_b|.
+    """Top-label expected calibration error (Naeini et al. 2015; Guo et al. 2017).
 
-    Equal-width bins of the top-label confidence (Naeini et al. 2015; Guo et al. 2017).
-    0 means calibrated in every bin; the value depends on ``n_bins`` (15 as in Guo et al.).
+    Args:
+        probs: (N, C) probabilities (rows sum to one) or (N,) positive-class probabilities.
+        labels: (N,) integer class indices.
+        n_bins: equal-width bins of the top-label confidence (15 as in Guo et al.).
+
+    Returns:
+        ECE in [0, 1]: sum over bins of (n_b / N) * |accuracy_b - confidence_b|; 0 means
+        calibrated in every bin. The value depends on ``n_bins``.
+
+    Raises:
+        ValueError: as ``check_probs_labels`` (NaN rows are named), or n_bins < 1.
     """
     return reliability_curve(probs, labels, n_bins).ece()
 
@@ -136,8 +173,12 @@ def brier_score(probs: ArrayLike, labels: ArrayLike) -> float:
     sum_c (p_c - 1[y = c])^2, in [0, 2]. For a 1-D positive-class probability it is the
     binary form mean (p - y)^2 in [0, 1], the same as
     ``sklearn.metrics.brier_score_loss`` (half the two-column multi-class value).
+
+    Raises:
+        ValueError: as ``check_probs_labels``.
     """
-    binary = _to_numpy(probs).ndim == 1
+    raw = _to_numpy(probs, "probs")
+    binary = raw.ndim == 1 or (raw.ndim == 2 and raw.shape[1] == 1)
     p, y = check_probs_labels(probs, labels)
     onehot = np.eye(p.shape[1])[y]
     if binary:
@@ -145,57 +186,167 @@ def brier_score(probs: ArrayLike, labels: ArrayLike) -> float:
     return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
 
 
-def negative_log_likelihood(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float:
-    """Mean cross-entropy (nats) of softmax(logits / temperature) against integer labels."""
-    z, y = _check_logits(logits, labels)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    return float(-np.mean(log_softmax(z / temperature, axis=1)[np.arange(len(y)), y]))
+def _logits_and_labels(logits: ArrayLike, labels: ArrayLike, multi_label: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(logits (N, C) float64, labels, sigmoid?) following the rule of ``cxrlab.probabilities``."""
+    z = _to_numpy(logits, "logits").astype(np.float64)
+    if z.ndim == 1:
+        z = z[:, None]
+    if z.ndim != 2 or z.shape[1] < 1 or len(z) == 0:
+        raise ValueError(f"logits must have shape (N, C) (or (N,) for one binary logit), got {np.shape(logits)}")
+    require_finite(z, "logits")
+    sigmoid = multi_label or z.shape[1] == 1
+    y = _to_numpy(labels, "labels")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    require_finite(y, "labels")
+    if multi_label:
+        if y.shape != z.shape or not np.isin(y, (0, 1)).all():
+            raise ValueError(f"multi-label labels must be a 0/1 array of the logits' shape {z.shape}, "
+                             f"got shape {y.shape}")
+        return z, y.astype(np.float64), True
+    if z.shape[1] == 1:
+        if y.shape != (len(z),) or not np.isin(y, (0, 1)).all():
+            raise ValueError(f"a single-logit (binary) model needs labels 0 or 1, one per row ({len(z)}), "
+                             f"got shape {y.shape}")
+        return z, y.astype(np.float64)[:, None], True
+    _, y = check_probs_labels(np.full(z.shape, 1.0 / z.shape[1]), y)
+    return z, y, sigmoid
 
 
 def _check_logits(logits: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    z = _to_numpy(logits).astype(np.float64)
-    if z.ndim != 2 or z.shape[1] < 2 or len(z) == 0:
+    """(logits (N, C), labels (N,)) of a model with C >= 2 exclusive classes (older helper)."""
+    z, y, sigmoid = _logits_and_labels(logits, labels)
+    if sigmoid:
         raise ValueError(f"logits must have shape (N, C) with C >= 2, got {np.shape(logits)}")
-    if not np.all(np.isfinite(z)):
-        raise ValueError("logits contain NaN or infinity")
-    _, y = check_probs_labels(np.full(z.shape, 1.0 / z.shape[1]), labels)
     return z, y
 
 
-def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
-    """Temperature T > 0 that minimises the validation NLL of softmax(logits / T) (Guo et al. 2017).
+def _nll(z: np.ndarray, y: np.ndarray, sigmoid: bool, temperature: float) -> float:
+    scaled = z / temperature
+    if sigmoid:  # Bernoulli log-likelihood of each output, summed over outputs
+        return float(-np.mean(np.sum(y * log_expit(scaled) + (1 - y) * log_expit(-scaled), axis=1)))
+    return float(-np.mean(log_softmax(scaled, axis=1)[np.arange(len(y)), y]))
+
+
+def _check_temperature(temperature: float) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)) or \
+            not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    return float(temperature)
+
+
+def negative_log_likelihood(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0, *,
+                            multi_label: bool = False) -> float:
+    """Mean negative log-likelihood (nats per image) of the labels under the tempered logits.
+
+    Args:
+        logits: (N, C) raw model outputs, or (N,) / (N, 1) for one binary logit.
+        labels: (N,) class indices in [0, C); 0/1 for one logit; (N, C) 0/1 when ``multi_label``.
+        temperature: T > 0; the logits are divided by T.
+        multi_label: the C outputs are independent findings.
+
+    Returns:
+        The mean cross-entropy in nats: of ``softmax(logits / T)`` for C >= 2 exclusive classes,
+        of ``sigmoid(logits / T)`` (summed over outputs) for one logit or multi-label, the rule
+        of ``cxrlab.probabilities.probabilities``. A uniform guess scores log C (log 2 per output).
+
+    Raises:
+        ValueError: bad shapes, NaN or infinity (the row is named), labels out of range, T <= 0.
+    """
+    z, y, sigmoid = _logits_and_labels(logits, labels, multi_label)
+    return _nll(z, y, sigmoid, _check_temperature(temperature))
+
+
+def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float, float] = (1e-4, 1e4),
+                    multi_label: bool = False) -> float:
+    """Temperature T > 0 that minimises the validation NLL of the tempered logits (Guo et al. 2017).
 
     Fit on a validation (calibration) split, never on the test split. One parameter, so it
     cannot change which class is predicted (accuracy is unchanged); T > 1 softens
-    over-confident probabilities. The search is over log T within ``bounds``.
+    over-confident probabilities, T < 1 sharpens under-confident ones. The search is over
+    log T (the NLL is unimodal in it), bounded only far away: ``bounds`` default to
+    [1e-4, 1e4], so logits scaled by 40 get T of about 40, not a clipped value.
+
+    Args:
+        logits: (N, C) validation logits, or (N,) / (N, 1) for one binary logit (sigmoid).
+        labels: as in ``negative_log_likelihood``.
+        bounds: (low, high) with 0 < low < 1 < high: the search interval of T.
+        multi_label: the outputs are independent findings (one sigmoid each, one shared T).
+
+    Returns:
+        The fitted temperature (float, > 0).
+
+    Warns:
+        RuntimeWarning: when T lies at a bound of the search (the optimum may lie beyond it:
+            the value returned is not the optimum), or when the calibrated NLL is no better
+            than log C, the NLL of a uniform guess (the logits carry no information about the
+            labels, so no temperature can calibrate them).
+
+    Raises:
+        ValueError: bad logits or labels (as ``negative_log_likelihood``) or bad bounds.
     """
-    z, y = _check_logits(logits, labels)
-    lo, hi = bounds
-    if not 0 < lo < 1 < hi:
+    z, y, sigmoid = _logits_and_labels(logits, labels, multi_label)
+    lo, hi = (float(b) for b in bounds)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < 1 < hi):
         raise ValueError(f"bounds must satisfy 0 < low < 1 < high, got {bounds}")
-    result = minimize_scalar(lambda log_t: negative_log_likelihood(z, y, float(np.exp(log_t))),
-                             bounds=(np.log(lo), np.log(hi)), method="bounded",
-                             options={"xatol": 1e-6})
-    return float(np.exp(result.x))
+    result = minimize_scalar(lambda log_t: _nll(z, y, sigmoid, float(np.exp(log_t))),
+                             bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-7})
+    log_t = float(result.x)
+    temperature = float(np.exp(log_t))
+    if min(log_t - np.log(lo), np.log(hi) - log_t) < 1e-3:
+        temperature = lo if log_t - np.log(lo) < np.log(hi) - log_t else hi
+        warnings.warn(f"the fitted temperature {temperature:g} sits at the bound of the search {bounds}: the "
+                      "optimum lies at or beyond it, so this T is not the NLL minimum; widen the bounds or "
+                      "check the logits", RuntimeWarning, stacklevel=2)
+    nll = _nll(z, y, sigmoid, temperature)
+    uniform = z.shape[1] * np.log(2.0) if sigmoid else float(np.log(z.shape[1]))
+    if nll >= uniform - 1e-9:
+        warnings.warn(f"the calibrated NLL {nll:.4f} nats is no better than log C = {uniform:.4f}, the NLL of a "
+                      "uniform guess: these logits carry no information about the labels", RuntimeWarning,
+                      stacklevel=2)
+    return temperature
 
 
-def apply_temperature(logits: ArrayLike, temperature: float) -> np.ndarray:
-    """Probabilities softmax(logits / temperature), shape (N, C)."""
-    z = _to_numpy(logits).astype(np.float64)
+def apply_temperature(logits: ArrayLike, temperature: float, *, multi_label: bool = False) -> np.ndarray:
+    """Probabilities of the tempered logits, by the package's one rule.
+
+    Args:
+        logits: (N, C) raw model outputs, or (N,) / (N, 1) for one binary logit.
+        temperature: T > 0 (from ``fit_temperature``).
+        multi_label: the outputs are independent findings.
+
+    Returns:
+        float64 array: ``cxrlab.probabilities.probabilities(logits / T)``, i.e. (N, C) softmax
+        rows that sum to one, or sigmoids of the shape of the logits for one logit or multi-label.
+
+    Raises:
+        ValueError: logits that are not 1-D or 2-D or not finite (the row is named), T <= 0.
+    """
+    z = _to_numpy(logits, "logits").astype(np.float64)
+    one_dim = z.ndim == 1
+    if one_dim:
+        z = z[:, None]
     if z.ndim != 2:
-        raise ValueError(f"logits must have shape (N, C), got {np.shape(logits)}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    return softmax(z / temperature, axis=1)
+        raise ValueError(f"logits must have shape (N, C) (or (N,) for one binary logit), got {np.shape(logits)}")
+    temperature = _check_temperature(temperature)
+    p = probabilities(torch.from_numpy(z / temperature), multi_label=multi_label).numpy()
+    return p[:, 0] if one_dim else p
 
 
 def plot_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", color: str = "C0",
                      title: str | None = None):
     """Reliability diagram: accuracy per confidence bin as bars, the diagonal, and the gaps.
 
-    Bars are drawn at each non-empty bin's edges; the red hatched part is the gap to the
-    diagonal (how far accuracy is from the confidence). Returns the Axes.
+    Args:
+        curve: from ``reliability_curve``.
+        ax: matplotlib Axes to draw on (a new 4.5 x 4.5 inch figure when None).
+        label, color: legend label (the ECE is appended) and bar colour.
+        title: Axes title.
+
+    Returns:
+        The Axes. Bars are drawn at each non-empty bin's edges; the red hatched part is the
+        gap to the diagonal (how far accuracy is from the confidence).
     """
     import matplotlib.pyplot as plt
 
@@ -217,53 +368,74 @@ def plot_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", 
 
 @dataclass
 class Interval:
-    """A point estimate with a (lower, upper) bootstrap confidence interval."""
+    """A point estimate with a (lower, upper) percentile bootstrap interval.
+
+    ``unit`` says what was resampled ("images", or "patients" for a cluster bootstrap) and
+    ``n_units`` how many there were. A NaN interval means too few resamples gave a defined value.
+    """
 
     estimate: float
     lower: float
     upper: float
     level: float = 0.95
+    unit: str = "images"
+    n_units: int = 0
 
     def __str__(self) -> str:
         return f"{self.estimate:.3f} [{self.lower:.3f}, {self.upper:.3f}]"
 
 
 def bootstrap_ci(metric: Callable[..., float], *arrays: ArrayLike, n_boot: int = 1000,
-                 level: float = 0.95, seed: int = 0) -> Interval:
+                 level: float = 0.95, seed: int = 0, patients: Sequence | np.ndarray | None = None) -> Interval:
     """Percentile bootstrap interval of ``metric(*arrays)`` (Efron and Tibshirani 1993).
 
-    Examples (rows) are resampled with replacement ``n_boot`` times, the same rows from
-    every array. Resamples where the metric is undefined (it raises ValueError or returns
-    NaN, e.g. an AUROC with one class) are skipped. ``level`` in (0, 1).
+    Args:
+        metric: function of the arrays returning a float (e.g. ``expected_calibration_error``).
+        *arrays: arrays of N rows each (probabilities, labels); the same rows are drawn from each.
+        n_boot: number of resamples (>= 10; about 1000 for a report).
+        level: coverage of the interval, in (0, 1).
+        seed: seed of the resampling (the same seed gives the same interval).
+        patients: optional (N,) patient identifiers. When a patient has several images, pass
+            them: whole patients are resampled (a cluster bootstrap, through
+            ``cxrlab.bootstrap.bootstrap_interval``), as images of one patient are not
+            independent and resampling images gives intervals that are too narrow.
+
+    Returns:
+        Interval(estimate, lower, upper, level, unit, n_units). Resamples where the metric is
+        undefined (it raises ValueError or returns NaN, e.g. an AUROC with one class) are
+        skipped; when fewer than half of them are defined, or the metric is undefined on the
+        full data, the bounds are NaN.
+
+    Raises:
+        ValueError: n_boot < 10, level outside (0, 1), arrays of different lengths or holding
+            NaN/infinity (the row is named), patients of the wrong length.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level}")
-    if n_boot < 10:
-        raise ValueError(f"n_boot must be at least 10 (use ~1000 for a report), got {n_boot}")
-    data = [_to_numpy(a) for a in arrays]
-    n = len(data[0])
+    level = probability(level, "level")
+    n_boot = positive_int(n_boot, "n_boot (use about 1000 for a report)", minimum=10)
+    data = [_to_numpy(a, f"array {i}") for i, a in enumerate(arrays)]
+    n = len(data[0]) if data else 0
     if n == 0 or any(len(a) != n for a in data):
         raise ValueError(f"arrays must be non-empty and equally long, got lengths {[len(a) for a in data]}")
+    for i, a in enumerate(data):
+        require_finite(a, f"array {i}")
+    if patients is not None and len(patients) != n:
+        raise ValueError(f"patients has {len(patients)} entries for {n} rows; pass one patient id per row")
+    unit, n_units = ("images", n) if patients is None else ("patients", len(np.unique(np.asarray(patients))))
     estimate = float(metric(*data))
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        rows = rng.integers(0, n, n)
-        try:
-            value = float(metric(*(a[rows] for a in data)))
-        except ValueError:
-            continue
-        if np.isfinite(value):
-            values.append(value)
-    if len(values) < n_boot // 2:
-        return Interval(estimate, float("nan"), float("nan"), level)
-    tail = (1 - level) / 2
-    lower, upper = np.quantile(values, [tail, 1 - tail])
-    return Interval(estimate, float(lower), float(upper), level)
+    if not np.isfinite(estimate):
+        return Interval(estimate, float("nan"), float("nan"), level, unit, n_units)
+    try:
+        interval = bootstrap_interval(metric, *data, clusters=patients, n_resamples=n_boot, confidence=level,
+                                      seed=seed, min_resamples=max(1, n_boot // 2))
+    except ValueError as error:
+        if "resamples gave a defined statistic" not in str(error):
+            raise
+        return Interval(estimate, float("nan"), float("nan"), level, unit, n_units)
+    return Interval(interval.estimate, interval.low, interval.high, level, interval.unit, interval.n_units)
 
 
 __all__ = [
     "ReliabilityCurve", "reliability_curve", "expected_calibration_error", "brier_score",
     "negative_log_likelihood", "fit_temperature", "apply_temperature", "check_probs_labels",
-    "Interval", "bootstrap_ci", "softmax", "plot_reliability",
+    "Interval", "bootstrap_ci", "plot_reliability",
 ]

@@ -12,10 +12,15 @@ alert when a p-value falls below ``alpha`` divided by the number of monitored fe
 
 A baseline of identical values has no spread: every test against it is meaningless (and
 a z-score divides by zero), so it is rejected with an error rather than monitored.
+
+"No answer" is never read as "no drift": a NaN or infinite value in the stream is counted in
+its window, and a window with any of them raises an alert that says so (a broken feed is an
+incident); a window with too few finite values to test alerts too, with a NaN p-value.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -23,16 +28,26 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from .calibrate import ArrayLike
+from ._checks import ArrayLike, positive_int, probability, require_finite, to_numpy
+
+#: Fewest finite values a window needs for its KS test to be run at all.
+MIN_FINITE = 20
+
+
+def _values(name: str, values: ArrayLike) -> np.ndarray:
+    array = to_numpy(values, name)
+    try:
+        return array.astype(np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}") from None
 
 
 def _check_baseline(name: str, values: ArrayLike, min_distinct: int, min_size: int) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = _values(f"baseline {name!r}", values)
     if len(v) < min_size:
         raise ValueError(f"baseline {name!r} has {len(v)} values; use at least {min_size} "
                          "(the validation predictions of the deployed model)")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"baseline {name!r} contains NaN or infinity")
+    require_finite(v, f"baseline {name!r}")
     distinct = len(np.unique(v))
     if np.std(v) == 0 or distinct < min_distinct:
         raise ValueError(f"baseline {name!r} is degenerate ({distinct} distinct value(s), std "
@@ -46,9 +61,24 @@ def population_stability_index(expected: ArrayLike, actual: ArrayLike, bins: int
 
     Common reading: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 large shift. Empty bins
     are given a proportion of 1e-4 so the logarithm stays finite.
+
+    Args:
+        expected: the baseline values (at least ``bins``), finite.
+        actual: the values to compare (at least one), finite.
+        bins: number of quantile bins of ``expected`` (>= 2).
+
+    Returns:
+        PSI >= 0 (dimensionless).
+
+    Raises:
+        ValueError: too few values, NaN or infinity (the index is named; count and drop them
+            first, as ``DriftMonitor`` does), or a baseline too flat to form bins.
     """
-    e = np.asarray(expected, dtype=np.float64).ravel()
-    a = np.asarray(actual, dtype=np.float64).ravel()
+    bins = positive_int(bins, "bins", minimum=2)
+    e = _values("expected", expected)
+    a = _values("actual", actual)
+    require_finite(e, "expected")
+    require_finite(a, "actual")
     if len(e) < bins or len(a) == 0:
         raise ValueError(f"need at least {bins} expected values and one actual value, got {len(e)} and {len(a)}")
     edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1)))
@@ -64,29 +94,35 @@ def population_stability_index(expected: ArrayLike, actual: ArrayLike, bins: int
 class DriftMonitor:
     """Windowed KS tests of a prediction/input stream against a validation baseline.
 
-    ``baseline``: mapping (or DataFrame) feature name -> validation values. ``window``:
-    images per window; ``step``: images between window starts (default ``window``, i.e.
-    non-overlapping windows, so each stable window false-alarms with probability <= alpha).
+    Args:
+        baseline: mapping (or DataFrame) feature name -> validation values (finite, at least
+            ``min_size`` of them with at least ``min_distinct`` distinct values).
+        window: images per window (>= 20, so that a KS test has some power).
+        step: images between window starts (default ``window``: non-overlapping windows, so
+            each stable window false-alarms with probability <= alpha).
+        alpha: per-window false-alarm rate in (0, 1), split over the features (Bonferroni).
+        psi_bins: quantile bins of the PSI (>= 2).
+        max_nonfinite: NaN or infinite values a window may hold before it alerts (default 0:
+            any missing value is an incident to look at).
+
+    Raises:
+        ValueError: an empty, too small, non-finite or degenerate baseline, or a bad setting.
     """
 
     def __init__(self, baseline: Mapping[str, ArrayLike] | pd.DataFrame, *, window: int = 200,
                  step: int | None = None, alpha: float = 0.01, psi_bins: int = 10,
-                 min_distinct: int = 10, min_size: int = 50):
+                 min_distinct: int = 10, min_size: int = 50, max_nonfinite: int = 0):
         if isinstance(baseline, pd.DataFrame):
             baseline = {c: baseline[c].to_numpy() for c in baseline.columns}
         if not baseline:
             raise ValueError("baseline must name at least one feature, e.g. {'prob': val_probs}")
         self.baseline = {k: _check_baseline(k, v, min_distinct, min_size) for k, v in baseline.items()}
-        if window < 20:
-            raise ValueError(f"window must hold at least 20 images for a KS test to have power, got {window}")
-        self.window = int(window)
-        self.step = int(step or window)
-        if self.step < 1:
-            raise ValueError(f"step must be a positive number of images, got {step}")
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha is the per-window false-alarm rate, in (0, 1); got {alpha}")
-        self.alpha = float(alpha)
-        self.psi_bins = int(psi_bins)
+        self.window = positive_int(window, "window (images; at least 20 for a KS test to have power)",
+                                   minimum=MIN_FINITE)
+        self.step = positive_int(self.window if step is None else step, "step (images between window starts)")
+        self.alpha = probability(alpha, "alpha (the per-window false-alarm rate)")
+        self.psi_bins = positive_int(psi_bins, "psi_bins", minimum=2)
+        self.max_nonfinite = positive_int(max_nonfinite, "max_nonfinite", minimum=0)
 
     @property
     def features(self) -> list[str]:
@@ -94,27 +130,64 @@ class DriftMonitor:
         return list(self.baseline)
 
     def check(self, window: Mapping[str, ArrayLike] | pd.DataFrame) -> list[dict]:
-        """Test one window: per feature the KS statistic, p-value, PSI and ``alert`` (bool)."""
+        """Test one window against the baseline, feature by feature.
+
+        Args:
+            window: mapping (or DataFrame) with a column of values per monitored feature.
+
+        Returns:
+            One dict per feature: ``feature``; ``n`` (finite values tested); ``nonfinite``
+            (NaN or infinite values, counted, never tested); ``ks_statistic``, ``p_value`` and
+            ``psi`` on the finite values (NaN when fewer than 20 are finite: no answer);
+            ``alert`` (bool) and ``reason``. A window alerts when the KS p-value falls below
+            alpha / features, when it holds more than ``max_nonfinite`` non-finite values, or
+            when it has too few finite values to be tested: "no answer" never reads as "no drift".
+
+        Raises:
+            KeyError: the window lacks a monitored feature.
+        """
         results = []
         level = self.alpha / len(self.baseline)
         for name, base in self.baseline.items():
             if name not in window:
                 raise KeyError(f"the window lacks monitored feature {name!r}; it has {list(window)}")
-            values = np.asarray(window[name], dtype=np.float64).ravel()
-            test = ks_2samp(base, values)
+            values = _values(f"window {name!r}", window[name])
+            finite = np.isfinite(values)
+            nonfinite = int((~finite).sum())
+            values = values[finite]
+            reasons = []
+            if len(values) >= MIN_FINITE:
+                test = ks_2samp(base, values)
+                statistic, p_value = float(test.statistic), float(test.pvalue)
+                psi = population_stability_index(base, values, self.psi_bins)
+                if p_value < level:
+                    reasons.append(f"distribution shift (KS p = {p_value:.2g} < {level:.2g})")
+            else:
+                statistic = p_value = psi = float("nan")
+                reasons.append(f"only {len(values)} finite values: too few to test (need {MIN_FINITE})")
+            if nonfinite > self.max_nonfinite:
+                reasons.append(f"{nonfinite} non-finite value{'s' if nonfinite != 1 else ''} (NaN or infinity)")
             results.append({
-                "feature": name, "ks_statistic": float(test.statistic), "p_value": float(test.pvalue),
-                "psi": population_stability_index(base, values, self.psi_bins),
-                "alert": bool(test.pvalue < level),
+                "feature": name, "n": int(len(values)), "nonfinite": nonfinite, "ks_statistic": statistic,
+                "p_value": p_value, "psi": psi, "alert": bool(reasons), "reason": "; ".join(reasons),
             })
         return results
 
     def run(self, stream: pd.DataFrame, time_column: str | None = None) -> pd.DataFrame:
         """Slide over ``stream`` (rows in arrival order) and test every full window.
 
-        Returns one row per (window, feature): ``window_start`` and ``window_end``
-        (row positions, end exclusive), ``time`` (value of ``time_column`` at the window's
-        last row, or its position), and the columns of ``check``.
+        Args:
+            stream: DataFrame with a column per monitored feature, rows in arrival order.
+            time_column: optional column whose value at a window's last row labels it.
+
+        Returns:
+            One row per (window, feature): ``window_start`` and ``window_end`` (row positions,
+            end exclusive), ``time`` (value of ``time_column`` at the window's last row, or its
+            position), and the columns of ``check`` (``nonfinite``, ``alert``, ``reason``, ...).
+
+        Raises:
+            KeyError: a monitored column or the time column is missing.
+            ValueError: the stream is shorter than one window.
         """
         missing = [f for f in self.baseline if f not in stream.columns]
         if missing:
@@ -157,7 +230,18 @@ def alert_delay(results: pd.DataFrame, change_at: int) -> DelayReport:
     """Delay (in images) from the change at row ``change_at`` to the end of the first alerting window.
 
     Only windows that contain post-change images count as detections; alerts in windows
-    ending at or before ``change_at`` are false alarms. ``delay`` is None if none alerted.
+    ending at or before ``change_at`` are false alarms. An alert raised for non-finite values
+    counts like any other: a feed that broke is an event to act on.
+
+    Args:
+        results: the output of ``DriftMonitor.run``.
+        change_at: row position of the first changed image (>= 0).
+
+    Returns:
+        DelayReport (``delay`` is None if no window after the change alerted).
+
+    Raises:
+        ValueError: results that are not from ``DriftMonitor.run``.
     """
     if results.empty or not {"window_start", "window_end", "alert"} <= set(results.columns):
         raise ValueError("results must be the output of DriftMonitor.run")
@@ -173,19 +257,41 @@ def cusum(values: ArrayLike, baseline: ArrayLike, *, k: float = 0.5, h: float = 
     """Two-sided CUSUM (Page 1954) of a stream standardised by the baseline's mean and std.
 
     S+_t = max(0, S+_{t-1} + z_t - k), S-_t likewise for -z_t; an alarm is raised at the
-    first t where either exceeds ``h``. ``k`` (in baseline standard deviations) is half the
-    shift you want to catch; larger ``h`` gives fewer false alarms and a longer delay.
-    Returns (max(S+, S-) per sample, index of the first alarm or None).
+    first t where either exceeds ``h``.
+
+    Args:
+        values: (T,) the stream, in arrival order. A NaN or infinite value carries no
+            information: the sums are held through it (they neither grow nor restart), its
+            statistic repeats the previous one, and a RuntimeWarning counts them.
+        baseline: validation values (finite, with spread) giving the mean and std.
+        k: allowance in baseline standard deviations (>= 0): half the shift you want to catch.
+        h: decision threshold (> 0): larger gives fewer false alarms and a longer delay.
+
+    Returns:
+        (max(S+, S-) per sample, float (T,), finite; index of the first alarm or None).
+
+    Warns:
+        RuntimeWarning: the stream holds non-finite values (how many, and the first index).
+
+    Raises:
+        ValueError: a non-finite or degenerate baseline, k < 0 or h <= 0.
     """
     base = _check_baseline("baseline", baseline, 2, 2)
-    z = (np.asarray(values, dtype=np.float64).ravel() - base.mean()) / base.std()
-    if k < 0 or h <= 0:
+    if not (np.isfinite(k) and np.isfinite(h)) or k < 0 or h <= 0:
         raise ValueError(f"need k >= 0 and h > 0, got k={k}, h={h}")
+    raw = _values("values", values)
+    finite = np.isfinite(raw)
+    if not finite.all():
+        warnings.warn(f"the stream holds {int((~finite).sum())} non-finite values (first at index "
+                      f"{int(np.flatnonzero(~finite)[0])}); CUSUM holds its sums through them",
+                      RuntimeWarning, stacklevel=2)
+    z = (raw - base.mean()) / base.std()
     up = down = 0.0
     stat = np.empty(len(z))
     first = None
     for t, zt in enumerate(z):
-        up, down = max(0.0, up + zt - k), max(0.0, down - zt - k)
+        if finite[t]:
+            up, down = max(0.0, up + zt - k), max(0.0, down - zt - k)
         stat[t] = max(up, down)
         if first is None and stat[t] > h:
             first = t

@@ -131,3 +131,28 @@ def test_bad_bins_and_temperature():
         apply_temperature(np.zeros((2, 2)), 0.0)
     with pytest.raises(ValueError, match="level"):
         bootstrap_ci(np.mean, np.ones(5), level=95)
+
+
+def test_bootstrap_resamples_patients_when_given_their_ids():
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=100)
+    four_each = np.repeat(values, 4)  # four identical images per patient
+    ids = np.repeat(np.arange(100), 4)
+    by_image = bootstrap_ci(np.mean, four_each, n_boot=400)
+    by_patient = bootstrap_ci(np.mean, four_each, n_boot=400, patients=ids)
+    single = bootstrap_ci(np.mean, values, n_boot=400)
+    assert by_patient.unit == "patients" and by_patient.n_units == 100 and by_image.unit == "images"
+    assert (by_patient.upper - by_patient.lower) == pytest.approx(single.upper - single.lower, rel=0.2)
+    assert (by_patient.upper - by_patient.lower) > 1.6 * (by_image.upper - by_image.lower)
+    with pytest.raises(ValueError, match="one patient id per row"):
+        bootstrap_ci(np.mean, four_each, patients=ids[:5])
+
+
+def test_temperature_scaling_multi_label_shares_one_temperature():
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(3000, 3)) * 3
+    labels = (rng.uniform(size=z.shape) < 1 / (1 + np.exp(-z / 1.5))).astype(int)
+    t = fit_temperature(z, labels, multi_label=True)
+    assert t == pytest.approx(1.5, rel=0.1)
+    p = apply_temperature(z, t, multi_label=True)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-z / t)))

@@ -70,7 +70,8 @@ def test_shap_equals_closed_form_with_one_background_image():
     model = Linear()
     x = torch.randn(3, 2, 3, 3)
     bg = torch.randn(1, 2, 3, 3)
-    maps = shap_images(model, x, bg, targets=[1, 0, 1], nsamples=8)
+    maps = shap_images(model, x, [1, 0, 1], background=bg, nsamples=8)
+    torch.testing.assert_close(shap_images(model, x, bg, [1, 0, 1], nsamples=8), maps)  # the older order
     for i, c in enumerate([1, 0, 1]):
         torch.testing.assert_close(maps[i], ((x[i] - bg[0]) * weights(model, c)).sum(0), atol=1e-5, rtol=0)
 
@@ -83,7 +84,7 @@ def test_shap_leaves_model_numpy_state_and_gradients_alone():
     np.random.seed(123)
     expected_draw = np.random.rand()
     np.random.seed(123)
-    maps = shap_images(model, torch.rand(2, 1, 16, 16), torch.rand(4, 1, 16, 16), nsamples=4, seed=5)
+    maps = shap_images(model, torch.rand(2, 1, 16, 16), background=torch.rand(4, 1, 16, 16), nsamples=4, seed=5)
     assert maps.shape == (2, 16, 16)
     assert np.random.rand() == expected_draw  # shap reseeds numpy; we put its state back
     assert model.training and all(m.training for m in model.modules())
@@ -94,8 +95,8 @@ def test_shap_is_repeatable_with_a_seed():
     torch.manual_seed(4)
     model = SmallCNN().eval()
     x, bg = torch.rand(2, 1, 16, 16), torch.rand(6, 1, 16, 16)
-    torch.testing.assert_close(shap_images(model, x, bg, nsamples=8, seed=1),
-                               shap_images(model, x, bg, nsamples=8, seed=1))
+    torch.testing.assert_close(shap_images(model, x, background=bg, nsamples=8, seed=1),
+                               shap_images(model, x, background=bg, nsamples=8, seed=1))
 
 
 def test_saliency_of_a_linear_model_is_the_largest_absolute_weight():
@@ -120,6 +121,8 @@ def test_wrapper_errors():
     with pytest.raises(ValueError, match="broadcast"):
         integrated_gradients(model, x, baseline=torch.zeros(5, 5))
     with pytest.raises(ValueError, match="same \\(C, H, W\\)"):
-        shap_images(model, x, torch.zeros(4, 1, 3, 3))
+        shap_images(model, x, background=torch.zeros(4, 1, 3, 3))
+    with pytest.raises(TypeError, match="background"):
+        shap_images(model, x, [0, 1])
     with pytest.raises(ValueError, match="one class index per image"):
         saliency(model, x, [0])

@@ -45,13 +45,13 @@ EXPECTED_1 = torch.arange(9, dtype=torch.float32).view(3, 3) / 8
 def test_hand_computed_values_and_per_image_targets():
     model = Tiny([[1.0, -1.0], [0.5, 2.0]])
     x = tiny_input().repeat(2, 1, 1, 1)
-    maps = grad_cam(model, model.features, x, targets=[0, 1])
+    maps = grad_cam(model, x, targets=[0, 1], target_layer=model.features)
     assert maps.shape == (2, 3, 3)
     torch.testing.assert_close(maps[0], EXPECTED_0, atol=1e-6, rtol=0)
     torch.testing.assert_close(maps[1], EXPECTED_1, atol=1e-6, rtol=0)
-    swapped = grad_cam(model, model.features, x, targets=torch.tensor([1, 0]))
+    swapped = grad_cam(model, x, targets=torch.tensor([1, 0]), target_layer=model.features)
     torch.testing.assert_close(swapped, maps.flip(0), atol=1e-6, rtol=0)  # the map of image i uses target i
-    single = grad_cam(model, model.features, x[:1], targets=1)
+    single = grad_cam(model, x[:1], targets=1, target_layer=model.features)
     torch.testing.assert_close(single[0], EXPECTED_1, atol=1e-6, rtol=0)
 
 
@@ -59,13 +59,14 @@ def test_in_place_relu_gives_the_same_map_as_out_of_place():
     x = torch.randn(3, 2, 5, 5)
     a = Tiny([[1.0, -0.5], [0.3, 2.0]], inplace=True)
     b = Tiny([[1.0, -0.5], [0.3, 2.0]], inplace=False)
-    torch.testing.assert_close(grad_cam(a, a.features, x, [0, 1, 0]), grad_cam(b, b.features, x, [0, 1, 0]))
+    torch.testing.assert_close(grad_cam(a, x, [0, 1, 0], target_layer=a.features),
+                               grad_cam(b, x, [0, 1, 0], target_layer=b.features))
 
 
 def test_all_zero_map_stays_zero():
     model = Tiny([[-1.0, -1.0]])  # every feature counts against the only class
     x = torch.rand(2, 2, 4, 4) + 0.1
-    maps = grad_cam(model, model.features, x, targets=0)
+    maps = grad_cam(model, x, targets=0, target_layer=model.features)
     assert torch.equal(maps, torch.zeros(2, 4, 4))
 
 
@@ -88,7 +89,7 @@ def test_equals_captum_layergradcam_on_resnet18(resnet, layer_name):
     torch.manual_seed(1)
     x = torch.randn(3, 3, 128, 128)
     targets = [2, 0, 3]
-    ours = grad_cam(resnet, layer, x, targets)
+    ours = grad_cam(resnet, x, targets, target_layer=layer)
     ref = captum_reference(resnet, layer, x, targets)
     assert ours.shape == (3, 128, 128)
     assert (ours - ref).abs().max().item() <= 1e-5
@@ -98,11 +99,11 @@ def test_equals_captum_layergradcam_on_resnet18(resnet, layer_name):
 def test_batch_equals_one_image_at_a_time_and_default_is_prediction(resnet):
     torch.manual_seed(2)
     x = torch.randn(3, 3, 96, 96)
-    batched = grad_cam(resnet, resnet.layer4, x)
+    batched = grad_cam(resnet, x, target_layer=resnet.layer4)
     predicted = resnet(x).argmax(1)
-    torch.testing.assert_close(batched, grad_cam(resnet, resnet.layer4, x, predicted))
+    torch.testing.assert_close(batched, grad_cam(resnet, x, predicted, target_layer=resnet.layer4))
     for i in range(3):
-        one = grad_cam(resnet, resnet.layer4, x[i:i + 1], int(predicted[i]))
+        one = grad_cam(resnet, x[i:i + 1], int(predicted[i]), target_layer=resnet.layer4)
         torch.testing.assert_close(batched[i:i + 1], one, atol=1e-5, rtol=0)
 
 
@@ -120,23 +121,23 @@ def test_no_leaked_hooks_or_gradients_and_modes_restored(resnet):
     model.fc.weight.grad = marker.clone()
     running = model.bn1.running_mean.clone()
     x = torch.randn(2, 3, 64, 64)
-    grad_cam(model, model.layer4, x, [0, 1])
+    grad_cam(model, x, [0, 1], target_layer=model.layer4)
     assert all_hooks(model) == []
     assert {name: m.training for name, m in model.named_modules()} == flags
     assert torch.equal(model.fc.weight.grad, marker)  # untouched, not zeroed and not accumulated
     assert all(p.grad is None for n, p in model.named_parameters() if n != "fc.weight")
     assert torch.equal(model.bn1.running_mean, running)  # ran in eval mode: no BatchNorm update
     with pytest.raises(ValueError):
-        grad_cam(model, model.layer4, x, [0, 5])  # fails after the forward pass...
+        grad_cam(model, x, [0, 5], target_layer=model.layer4)  # fails after the forward pass...
     assert all_hooks(model) == []  # ...and still leaves no hook behind
     assert {name: m.training for name, m in model.named_modules()} == flags
 
 
 def test_works_inside_no_grad_and_leaves_grad_mode(resnet):
     x = torch.randn(2, 3, 64, 64)
-    expected = grad_cam(resnet, resnet.layer4, x, [1, 2])
+    expected = grad_cam(resnet, x, [1, 2], target_layer=resnet.layer4)
     with torch.no_grad():
-        inside = grad_cam(resnet, resnet.layer4, x, [1, 2])
+        inside = grad_cam(resnet, x, [1, 2], target_layer=resnet.layer4)
         assert not torch.is_grad_enabled()
     assert torch.is_grad_enabled()
     torch.testing.assert_close(inside, expected)
@@ -146,19 +147,19 @@ def test_errors_say_what_to_do(resnet):
     x = torch.randn(2, 3, 64, 64)
     other = torchvision.models.resnet18(weights=None)
     with pytest.raises(ValueError, match="not a submodule"):
-        grad_cam(resnet, other.layer4, x)
+        grad_cam(resnet, x, target_layer=other.layer4)
     with pytest.raises(ValueError, match="unsqueeze"):
-        grad_cam(resnet, resnet.layer4, x[0])
+        grad_cam(resnet, x[0], target_layer=resnet.layer4)
     with pytest.raises(ValueError, match="one class index per image"):
-        grad_cam(resnet, resnet.layer4, x, [0, 1, 2])
+        grad_cam(resnet, x, [0, 1, 2], target_layer=resnet.layer4)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
-        grad_cam(resnet, resnet.layer4, x, 4)
+        grad_cam(resnet, x, 4, target_layer=resnet.layer4)
     with pytest.raises(ValueError, match="called 2 times"):
-        grad_cam(resnet, resnet.layer4[0].relu, x)  # a BasicBlock calls its relu twice
+        grad_cam(resnet, x, target_layer=resnet.layer4[0].relu)  # a BasicBlock calls its relu twice
     with pytest.raises(ValueError, match="\\(B, K, h, w\\)"):
-        grad_cam(resnet, resnet.fc, x)
+        grad_cam(resnet, x, target_layer=resnet.fc)
     with pytest.raises(TypeError, match="floating-point"):
-        grad_cam(resnet, resnet.layer4, torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+        grad_cam(resnet, torch.zeros(1, 3, 64, 64, dtype=torch.uint8), target_layer=resnet.layer4)
     assert all_hooks(resnet) == []
 
 
@@ -175,9 +176,24 @@ def test_per_image_reference_agrees_and_cleans_up(resnet):
     torch.manual_seed(3)
     x = torch.randn(3, 3, 64, 64)
     resnet.fc.weight.grad = torch.ones_like(resnet.fc.weight)
-    slow = grad_cam_per_image(resnet, resnet.layer4, x, [0, 1, 3])
-    torch.testing.assert_close(slow, grad_cam(resnet, resnet.layer4, x, [0, 1, 3]), atol=1e-5, rtol=0)
+    slow = grad_cam_per_image(resnet, x, [0, 1, 3], target_layer=resnet.layer4)
+    torch.testing.assert_close(slow, grad_cam(resnet, x, [0, 1, 3], target_layer=resnet.layer4), atol=1e-5, rtol=0)
     assert torch.equal(resnet.fc.weight.grad, torch.ones_like(resnet.fc.weight))
     assert resnet.layer4[0].conv1.weight.grad is None
     assert all_hooks(resnet) == []
     resnet.fc.weight.grad = None
+
+
+def test_older_layer_first_order_and_default_target_layer_give_the_same_maps(resnet):
+    x = torch.randn(2, 3, 64, 64)
+    new = grad_cam(resnet, x, [1, 2], target_layer=resnet.layer4)
+    torch.testing.assert_close(grad_cam(resnet, resnet.layer4, x, [1, 2]), new)  # the order chapters used
+    resnet.target_layer = resnet.layer4  # a model that names its Grad-CAM layer (as ChestNet does)
+    try:
+        torch.testing.assert_close(grad_cam(resnet, x, [1, 2]), new)
+    finally:
+        del resnet.target_layer
+    with pytest.raises(TypeError, match="target_layer"):
+        grad_cam(resnet, x, [1, 2])
+    with pytest.raises(TypeError, match="positional"):
+        grad_cam(resnet, x, [1, 2], resnet.layer4)

@@ -87,7 +87,7 @@ def test_grad_cam_of_a_trained_model_finds_the_square_and_fails_the_randomisatio
     x, y, masks = bright_square_data(32, seed=1)
     positives = y == 1
     x, masks = x[positives], masks[positives]
-    explain = lambda m: grad_cam(m, m.conv2, x, targets=1)  # noqa: E731
+    explain = lambda m: grad_cam(m, x, targets=1, target_layer=m.conv2)  # noqa: E731
     maps = explain(trained)
     peak = maps.flatten(1).argmax(1)
     assert masks.flatten(1).gather(1, peak[:, None]).float().mean() > 0.7  # it points at the squares

@@ -80,3 +80,17 @@ def test_stream_errors():
         monitor.run(pd.DataFrame({"prob": rng.uniform(size=10)}))
     with pytest.raises(ValueError, match="window"):
         DriftMonitor({"prob": rng.uniform(size=500)}, window=5)
+
+
+def test_a_few_missing_values_are_counted_tested_around_and_alerted():
+    rng = np.random.default_rng(5)
+    watch = DriftMonitor({"prob": rng.beta(2, 5, 1000)}, window=100, alpha=0.01)
+    live = pd.DataFrame({"prob": rng.beta(2, 5, 200)})
+    live.loc[[10, 20, 30], "prob"] = np.nan
+    first = watch.run(live).iloc[0]
+    assert first.nonfinite == 3 and first.n == 97 and np.isfinite(first.p_value) and first.alert
+    assert "3 non-finite" in first.reason
+    tolerant = DriftMonitor({"prob": rng.beta(2, 5, 1000)}, window=100, alpha=0.01, max_nonfinite=5)
+    assert tolerant.run(live).alert.tolist() == [False, False]  # within the stated tolerance
+    with pytest.raises(ValueError, match="index 3"):
+        population_stability_index(np.linspace(0, 1, 100), [0.1, 0.2, 0.3, np.nan])

@@ -111,3 +111,17 @@ def test_penultimate_features_and_head():
     assert head(feats).shape == (10, 3)
     with pytest.raises(ValueError, match="no nn.Linear"):
         penultimate_features(nn.Sequential(nn.ReLU()), x)
+
+
+def test_multi_label_samples_use_sigmoids_and_binary_entropies():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 3))
+    x = torch.randn(10, 4)
+    result = mc_dropout_predict(net, x, n_samples=6, multi_label=True)
+    assert result.samples.shape == (6, 10, 3) and not np.allclose(result.samples.sum(-1), 1.0)
+    p = result.mean
+    expected = -(p * np.log(p) + (1 - p) * np.log(1 - p)).sum(1)
+    np.testing.assert_allclose(result.entropy(), expected, atol=1e-9)
+    assert (result.mutual_information() >= 0).all()
+    with pytest.raises(ValueError, match="index 2"):
+        flag_for_review(np.array([0.1, 0.2, np.nan]), 0.5)

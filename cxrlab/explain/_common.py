@@ -1,4 +1,4 @@
-"""Checks and small helpers shared by the explanation methods (not part of the public API)."""
+"""Checks shared by the explanation methods and their metrics (not part of the public API)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,28 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .._checks import require_finite
+
 Targets = int | Sequence[int] | torch.Tensor | None
 
 
+def require_finite_tensor(values: torch.Tensor, name: str) -> None:
+    """``require_finite`` for a tensor of any float dtype (bfloat16 too) on any device.
+
+    The check runs on the tensor's own device; only a tensor that fails it is copied to the
+    CPU, to name the first bad item in the error.
+    """
+    if values.is_floating_point() and not bool(torch.isfinite(values.detach()).all()):
+        require_finite(values.detach().float().cpu(), name)
+
+
 def check_images(images: object, what: str = "images") -> torch.Tensor:
-    """Return ``images`` if it is a float tensor (B, C, H, W) with B >= 1; else a clear error."""
+    """Return ``images`` if it is a finite float tensor (B, C, H, W) with B >= 1; else a clear error.
+
+    Raises:
+        TypeError: not a tensor, or not floating point.
+        ValueError: not 4-D, an empty batch, or NaN/infinity (the first bad image is named).
+    """
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{what} must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}")
     if images.ndim != 4:
@@ -22,30 +39,52 @@ def check_images(images: object, what: str = "images") -> torch.Tensor:
         raise ValueError(f"{what} is an empty batch; pass at least one image")
     if not images.is_floating_point():
         raise TypeError(f"{what} must be a floating-point tensor, got {images.dtype}; convert with .float()")
+    require_finite_tensor(images, what)
     return images
 
 
+def check_maps(maps: object, what: str = "maps") -> torch.Tensor:
+    """Return ``maps`` as a finite float tensor (B, H, W) on the CPU; else a clear error.
+
+    Raises:
+        ValueError: not 3-D, an empty batch, or NaN/infinity (the first bad map is named).
+    """
+    if not isinstance(maps, torch.Tensor):
+        try:
+            maps = torch.as_tensor(maps)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{what} must be a tensor of shape (B, H, W), got {type(maps).__name__}") from None
+    if maps.ndim != 3:
+        raise ValueError(f"{what} must have shape (B, H, W), got {tuple(maps.shape)}"
+                         + (" (add a batch axis with maps.unsqueeze(0))" if maps.ndim == 2 else ""))
+    if maps.shape[0] == 0:
+        raise ValueError(f"{what} is an empty batch; pass at least one map")
+    require_finite_tensor(maps, what)
+    return maps.detach().float().cpu()
+
+
 def check_model(model: object) -> nn.Module:
-    """Return ``model`` if it is an nn.Module with parameters; else a clear error."""
+    """Return ``model`` if it is an nn.Module; else a TypeError."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return model
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a model without parameters)."""
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
+def check_logits(logits: object, batch: int) -> torch.Tensor:
+    """The model's output must be finite logits (B, classes): else a ValueError naming the image."""
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or len(logits) != batch:
+        raise ValueError(f"the model must return logits of shape (B, classes) = ({batch}, C), got "
+                         f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}")
+    require_finite_tensor(logits, "the model's logits")
+    return logits
 
 
 def resolve_targets(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
     """One class index per image as a long tensor (B,) on the logits' device.
 
-    ``None`` picks the predicted class (argmax of the logits); an int is used for every
-    image; a sequence or tensor must hold one index per image. Indices must lie in
-    [0, number of classes).
+    ``None`` picks the predicted class (argmax of the logits; 0 for a single-logit model); an
+    int is used for every image; a sequence or tensor must hold one index per image. Indices
+    must lie in [0, number of outputs).
     """
     batch, classes = logits.shape[0], logits.shape[1]
     if targets is None:
@@ -68,22 +107,6 @@ def resolve_targets(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
     return result
 
 
-def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
-    """Min-max normalise each map of a (B, H, W) batch to [0, 1].
-
-    A map whose values are all equal (for instance all zero) carries no spatial
-    information and becomes all zero.
-    """
-    if maps.ndim != 3:
-        raise ValueError(f"maps must have shape (B, H, W), got {tuple(maps.shape)}")
-    flat = maps.reshape(maps.shape[0], -1)
-    low = flat.min(1).values.view(-1, 1, 1)
-    high = flat.max(1).values.view(-1, 1, 1)
-    span = high - low
-    safe = torch.where(span > 0, span, torch.ones_like(span))
-    return torch.where(span > 0, (maps - low) / safe, torch.zeros_like(maps))
-
-
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear upsampling (align_corners=False) of (B, h, w) maps to (B, *size)."""
     if tuple(maps.shape[-2:]) == tuple(size):
@@ -91,13 +114,6 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
 
 
-def to_heatmap(maps: torch.Tensor, positive_only: bool = True) -> torch.Tensor:
-    """Turn signed attribution maps (B, H, W) into heatmaps in [0, 1] for display and scoring.
-
-    ``positive_only`` keeps the evidence for the class (ReLU) as Grad-CAM does; otherwise
-    the absolute value is used. Each map is then min-max normalised.
-    """
-    if not isinstance(maps, torch.Tensor) or maps.ndim != 3:
-        raise ValueError(f"maps must be a tensor of shape (B, H, W), got {getattr(maps, 'shape', type(maps))}")
-    maps = maps.detach().float()
-    return normalize_maps(maps.clamp(min=0) if positive_only else maps.abs())
+def is_old_layer_first_call(second: object) -> bool:
+    """True for the older ``f(model, target_layer, images, targets)`` order (a module second)."""
+    return isinstance(second, nn.Module)

@@ -11,33 +11,54 @@ not small compared with ``f(x) - f(x')``.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn as nn
 
-from ._common import Targets, check_images, check_model, model_device, resolve_targets
-from .gradcam import _ModeGuard
+from .._checks import positive_int
+from .._torch import eval_mode, model_device
+from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
 
 
 def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Targets = None, *,
                          baseline: torch.Tensor | float | None = None, steps: int = 32,
                          internal_batch_size: int | None = None,
                          return_delta: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Integrated Gradients maps (B, H, W) for images (B, C, H, W), summed over channels.
+    """Integrated Gradients maps for images, summed over channels (Sundararajan et al. 2017).
 
-    ``baseline``: None (an all-zero image), a number (a constant image) or a tensor
-    broadcastable to ``images``. ``steps``: points of Gauss-Legendre quadrature (>= 2).
-    ``internal_batch_size`` caps how many path points go through the model at once
-    (memory). The maps are signed and in logit units: each sums (over pixels) to about
-    ``logit(x) - logit(baseline)`` of the target class. With ``return_delta`` also returns
-    the convergence delta (B,) of that sum. The model runs in eval mode; its modes and
-    parameter ``.grad`` are left as they were.
+    Args:
+        model: a classifier returning logits (B, C).
+        images: float tensor (B, C_in, H, W), finite.
+        targets: None (each image's predicted class), an int, or one class index per image.
+        baseline: None (an all-zero image), a number (a constant image) or a finite tensor
+            broadcastable to ``images``.
+        steps: points of Gauss-Legendre quadrature (integer >= 2).
+        internal_batch_size: how many path points go through the model at once (memory);
+            None for all of them.
+        return_delta: also return the convergence delta.
+
+    Returns:
+        float tensor (B, H, W) on the images' device: signed, in logit units; each map sums
+        (over pixels) to about ``logit(x) - logit(baseline)`` of the target. With
+        ``return_delta``, also the convergence delta (B,) of that sum (Captum). The model runs
+        in eval mode; its modes and parameter ``.grad`` are left as they were.
+
+    Raises:
+        TypeError: a model that is not an nn.Module, non-float images, a baseline of another type.
+        ValueError: images not (B, C, H, W) or not finite (the image index is named), steps
+            < 2, a baseline that does not broadcast or is not finite, bad targets, or
+            non-finite logits or attributions.
     """
-    from captum.attr import IntegratedGradients
+    with warnings.catch_warnings():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
+        warnings.simplefilter("ignore")
+        from captum.attr import IntegratedGradients
 
     model = check_model(model)
     images = check_images(images)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    steps = positive_int(steps, "steps", minimum=2)
+    if internal_batch_size is not None:
+        internal_batch_size = positive_int(internal_batch_size, "internal_batch_size")
     device = model_device(model)
     x = images.detach().to(device)
     if baseline is None:
@@ -52,14 +73,16 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Target
                              f"{tuple(x.shape)}; pass one image (C, H, W), a batch, or a number") from None
     else:
         raise TypeError(f"baseline must be None, a number or a tensor, got {type(baseline).__name__}")
-    with _ModeGuard(model):
+    require_finite_tensor(base, "baseline")
+    with eval_mode(model):
         with torch.no_grad():
-            logits = model(x)
+            logits = check_logits(model(x), len(x))
         chosen = resolve_targets(targets, logits)
         attributions, delta = IntegratedGradients(model).attribute(
             x, baselines=base, target=chosen, n_steps=steps, method="gausslegendre",
             internal_batch_size=internal_batch_size, return_convergence_delta=True)
-    maps = attributions.detach().sum(dim=1).to(images.device)
+    maps = attributions.detach().sum(dim=1)
+    require_finite_tensor(maps, "Integrated Gradients maps")
     if return_delta:
-        return maps, delta.detach().to(images.device)
-    return maps
+        return maps.to(images.device), delta.detach().to(images.device)
+    return maps.to(images.device)

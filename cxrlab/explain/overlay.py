@@ -8,9 +8,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .._checks import require_finite
+
 
 def _grey(image: torch.Tensor | np.ndarray) -> np.ndarray:
     array = image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, float)
+    require_finite(array, "image", per_item=False)
     if array.ndim == 3:
         array = array.mean(0) if array.shape[0] in (1, 3) else array.mean(-1)
     if array.ndim != 2:
@@ -22,13 +25,26 @@ def _grey(image: torch.Tensor | np.ndarray) -> np.ndarray:
 def overlay(image: torch.Tensor | np.ndarray, heatmap: torch.Tensor | np.ndarray, *, ax: plt.Axes | None = None,
             alpha: float = 0.45, cmap: str = "jet", mask: torch.Tensor | np.ndarray | None = None,
             title: str | None = None) -> plt.Axes:
-    """Draw ``heatmap`` (H, W; values in [0, 1]) over a grey ``image`` (H, W or C, H, W).
+    """Draw ``heatmap`` over a grey ``image``.
 
-    ``alpha`` in [0, 1] is the heatmap's opacity; ``mask`` (H, W, boolean), when given,
-    is outlined in white (the ground-truth lesion). Returns the axes.
+    Args:
+        image: (H, W), (C, H, W) or (H, W, C), finite; shown min-max scaled in grey.
+        heatmap: (H, W) values in [0, 1] (e.g. from ``to_heatmap``), finite.
+        ax: Axes to draw on (a new 3 x 3 inch figure when None).
+        alpha: the heatmap's opacity, in [0, 1].
+        cmap: matplotlib colour map of the heatmap.
+        mask: optional (H, W) boolean ground-truth lesion, outlined in white.
+        title: optional Axes title.
+
+    Returns:
+        The Axes.
+
+    Raises:
+        ValueError: shapes that differ, NaN or infinity in the image or heatmap, alpha outside [0, 1].
     """
     grey = _grey(image)
     heat = heatmap.detach().cpu().float().numpy() if isinstance(heatmap, torch.Tensor) else np.asarray(heatmap, float)
+    require_finite(heat, "heatmap", per_item=False)
     if heat.shape != grey.shape:
         raise ValueError(f"heatmap {heat.shape} and image {grey.shape} must have the same height and width")
     if not 0 <= alpha <= 1:
@@ -53,9 +69,21 @@ def explanation_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *,
                      alpha: float = 0.45, size: float = 2.0, suptitle: str | None = None) -> plt.Figure:
     """A grid: one row per image, the image first and then one overlay per method.
 
-    ``images`` (B, C, H, W) or (B, H, W); ``maps`` {method name: heatmaps (B, H, W) in
-    [0, 1]}; ``masks`` (B, H, W) outlines the ground truth on every panel;
-    ``row_titles`` label the first column (e.g. the true and predicted class).
+    Args:
+        images: (B, C, H, W) or (B, H, W).
+        maps: {method name: heatmaps (B, H, W) in [0, 1]}.
+        masks: optional (B, H, W) ground truth, outlined on every panel.
+        row_titles: B labels of the first column (e.g. the true and predicted class).
+        alpha: heatmap opacity in [0, 1].
+        size: inches per panel.
+        suptitle: optional figure title.
+
+    Returns:
+        The Figure (B rows, 1 + len(maps) columns).
+
+    Raises:
+        ValueError: no maps, a method with a different number of maps than images, or any
+            error of ``overlay``.
     """
     if not maps:
         raise ValueError("maps is empty; pass {method name: (B, H, W) heatmaps}")

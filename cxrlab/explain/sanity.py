@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ._common import check_model
+from ._common import check_maps, check_model
 
 Explain = Callable[[nn.Module], torch.Tensor]
 
@@ -37,10 +37,20 @@ def _reset(module: nn.Module) -> None:
 def randomized_copy(model: nn.Module, layers: Sequence[str] | None = None, seed: int = 0) -> nn.Module:
     """A deep copy of ``model`` with the weights of ``layers`` re-initialised at random.
 
-    ``layers``: names as in ``model.named_modules()`` (e.g. ``["fc", "layer4"]``); None
-    re-initialises every layer. Each layer uses its own ``reset_parameters`` (PyTorch's
-    default initialisation; BatchNorm also forgets its running statistics). The
-    original model is not changed. ``seed`` makes the new weights repeatable.
+    Args:
+        model: any nn.Module.
+        layers: names as in ``model.named_modules()`` (e.g. ``["fc", "layer4"]``); None
+            re-initialises every layer.
+        seed: makes the new weights repeatable (the global torch random state is restored).
+
+    Returns:
+        The copy. Each layer uses its own ``reset_parameters`` (PyTorch's default
+        initialisation; BatchNorm also forgets its running statistics); the original model is
+        not changed.
+
+    Raises:
+        TypeError: model is not an nn.Module.
+        ValueError: a layer name the model does not have.
     """
     model = check_model(model)
     clone = copy.deepcopy(model)
@@ -61,16 +71,24 @@ def randomized_copy(model: nn.Module, layers: Sequence[str] | None = None, seed:
 
 
 def rank_correlation(maps_a: torch.Tensor, maps_b: torch.Tensor, absolute: bool = True) -> torch.Tensor:
-    """Spearman rank correlation (B,) between two batches of maps (B, H, W), ties averaged.
+    """Spearman rank correlation between two batches of maps, ties averaged (scipy.stats.spearmanr).
 
-    ``absolute`` compares |maps| as Adebayo et al. did (a sign flip is not a change of
-    where the evidence is). A constant map has no ranking: its correlation is NaN.
+    Args:
+        maps_a, maps_b: float (B, H, W) maps of the same shape, finite.
+        absolute: compare |maps| as Adebayo et al. (2018) did (a sign flip is not a change of
+            where the evidence is).
+
+    Returns:
+        float tensor (B,) in [-1, 1]; NaN for a pair in which a map is constant (no ranking).
+
+    Raises:
+        ValueError: shapes that differ or are not (B, H, W), NaN or infinity (the map is named).
     """
     from scipy.stats import spearmanr
 
-    a = torch.as_tensor(maps_a).detach().float().cpu()
-    b = torch.as_tensor(maps_b).detach().float().cpu()
-    if a.shape != b.shape or a.ndim != 3:
+    a = check_maps(maps_a, "maps_a")
+    b = check_maps(maps_b, "maps_b")
+    if a.shape != b.shape:
         raise ValueError(f"need two batches of maps of the same shape (B, H, W), got {tuple(a.shape)} and "
                          f"{tuple(b.shape)}")
     if absolute:
@@ -91,10 +109,12 @@ def default_layer_order(model: nn.Module) -> list[str]:
 
 def cascading_randomization(model: nn.Module, explain: Explain, layers: Sequence[str] | None = None,
                             seed: int = 0) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
-    """Randomise layers cumulatively from the output down and compare the maps each time.
+    """Randomise layers cumulatively from the output down and compare the maps each time (Adebayo et al. 2018).
 
-    ``explain(m)`` must return maps (B, H, W) for the model ``m`` it is given, e.g.
-    ``lambda m: grad_cam(m, m.layer4, images, targets)`` (fix the targets so every model
+    Raises ValueError when the model has no layers with weights, or ``explain`` returns maps
+    that are not finite (B, H, W). ``explain(m)`` must return maps (B, H, W) for the model
+    ``m`` it is given, e.g.
+    ``lambda m: grad_cam(m, images, targets, target_layer=m.layer4)`` (fix the targets so every model
     explains the same class). ``layers``: the order to randomise in (default: the
     top-level layers with weights, output first). Returns a table with one row per step
     (``randomized_up_to``, mean and standard deviation of the rank correlation with the

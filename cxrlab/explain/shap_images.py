@@ -17,8 +17,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ._common import Targets, check_images, check_model, model_device, resolve_targets
-from .gradcam import _ModeGuard
+from .._checks import positive_int
+from .._torch import eval_mode, model_device
+from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
 
 
 class _OneOutput(nn.Module):
@@ -39,20 +40,51 @@ class _OneOutput(nn.Module):
         return None
 
 
-def shap_images(model: nn.Module, images: torch.Tensor, background: torch.Tensor,
-                targets: Targets = None, *, nsamples: int = 64, batch_size: int = 64,
-                seed: int = 0) -> torch.Tensor:
-    """SHAP maps (B, H, W) for images (B, C, H, W), summed over channels, in logit units.
+def _is_image_batch(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_floating_point() and value.ndim == 4
 
-    ``background`` (N, C, H, W) are the reference images the prediction is compared with
-    (a few dozen training images); each map sums to about ``logit(x)`` minus the mean
-    logit over the background. ``targets``: None (predicted class), an int, or one class
-    index per image. ``nsamples`` gradient evaluations per image (more: less noise;
-    the error of the estimate falls as 1/sqrt(nsamples)). NumPy's global random state is
-    restored afterwards; the model's modes and parameter ``.grad`` are left as they were.
+
+def shap_images(model: nn.Module, images: torch.Tensor, targets: Targets = None, *legacy: object,
+                background: torch.Tensor | None = None, nsamples: int = 64, batch_size: int = 64,
+                seed: int = 0) -> torch.Tensor:
+    """SHAP maps by expected gradients (Lundberg and Lee 2017; ``shap.GradientExplainer``).
+
+    Args:
+        model: a classifier returning logits (B, C).
+        images: float tensor (B, C_in, H, W), finite.
+        targets: None (each image's predicted class), an int, or one class index per image.
+        background: float tensor (N, C_in, H, W), finite: the reference images the prediction
+            is compared with (a few dozen training images). Required (a keyword option, as
+            every explainer is ``(model, images, targets, **options)``); the older order
+            ``shap_images(model, images, background, targets)`` is still accepted.
+        nsamples: gradient evaluations per image (>= 1; the error of the estimate falls as
+            1/sqrt(nsamples)).
+        batch_size: images per gradient evaluation in shap (>= 1).
+        seed: seed of shap's random draws (the same seed gives the same maps).
+
+    Returns:
+        float32 tensor (B, H, W) on the images' device, summed over channels, in logit units;
+        each map sums to about ``logit(x)`` minus the mean logit over the background. NumPy's
+        global random state is restored afterwards; the model's modes and parameter ``.grad``
+        are left as they were.
+
+    Raises:
+        TypeError: a model that is not an nn.Module, non-float images or background, no background.
+        ValueError: images or background not (B, C, H, W), not finite (the image index is
+            named) or of different (C, H, W); nsamples or batch_size < 1; bad targets;
+            non-finite logits or attributions.
     """
     import warnings
 
+    if _is_image_batch(targets) and background is None and len(legacy) <= 1:
+        # the older order: shap_images(model, images, background[, targets])
+        background, targets = targets, (legacy[0] if legacy else None)
+    elif legacy:
+        raise TypeError(f"shap_images(model, images, targets, *, background=...) takes 3 positional arguments, "
+                        f"got {3 + len(legacy)}; pass the reference images as background=...")
+    if background is None:
+        raise TypeError("shap_images needs background=..., a batch (N, C, H, W) of reference images "
+                        "(a few dozen training images)")
     with warnings.catch_warnings():  # shap's import triggers matplotlib deprecation notices
         warnings.simplefilter("ignore")
         import shap
@@ -63,17 +95,17 @@ def shap_images(model: nn.Module, images: torch.Tensor, background: torch.Tensor
     if background.shape[1:] != images.shape[1:]:
         raise ValueError(f"background images {tuple(background.shape[1:])} must have the same (C, H, W) as the "
                          f"images {tuple(images.shape[1:])}")
-    if isinstance(nsamples, bool) or not isinstance(nsamples, int) or nsamples < 1:
-        raise ValueError(f"nsamples must be a positive integer, got {nsamples!r}")
+    nsamples = positive_int(nsamples, "nsamples")
+    batch_size = positive_int(batch_size, "batch_size")
     device = model_device(model)
     x = images.detach().to(device)
     bg = background.detach().to(device)
     maps = torch.zeros(x.shape[0], *x.shape[2:])
     numpy_state = np.random.get_state()
     try:
-        with _ModeGuard(model):
+        with eval_mode(model):
             with torch.no_grad():
-                chosen = resolve_targets(targets, model(x)).cpu()
+                chosen = resolve_targets(targets, check_logits(model(x), len(x))).cpu()
             for index in chosen.unique().tolist():
                 rows = (chosen == index).nonzero().flatten()
                 explainer = shap.GradientExplainer(_OneOutput(model, index), bg, batch_size=batch_size)
@@ -83,4 +115,5 @@ def shap_images(model: nn.Module, images: torch.Tensor, background: torch.Tensor
                 maps[rows] = torch.from_numpy(values.sum(axis=1)).float()
     finally:
         np.random.set_state(numpy_state)
+    require_finite_tensor(maps, "SHAP maps")
     return maps.to(images.device)
