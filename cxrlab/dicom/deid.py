@@ -195,15 +195,18 @@ def _patient_key(ds: Dataset) -> tuple[str, bool]:
     return f"name:{patient_key_text(ds.get('PatientName', ''))}|{str(ds.get('PatientBirthDate', '') or '').strip()}", False
 
 
-def _shift_date(value: str, days: int) -> str | None:
+def _shift_date(value: str, days: int, vr: str = "DT") -> str | None:
     """Shift a DA (YYYYMMDD, or the old YYYY.MM.DD) or DT (YYYY[MM[DD[hhmmss...]]]) value by ``days``.
 
-    A DT of lower precision moves by the nearest whole number of months (YYYYMM) or years (YYYY).
+    A DT of lower precision (PS3.5 Table 6.2-1) moves by the nearest whole number of months
+    (YYYYMM) or years (YYYY). None if the value cannot be read (a DA needs all 8 digits).
     """
     text = value.strip().rstrip("\x00")
     if len(text) >= 10 and text[4] == "." and text[7] == ".":  # ACR-NEMA style date
         text = text[:4] + text[5:7] + text[8:]
     digits = len(text) - len(text.lstrip("0123456789"))
+    if vr == "DA" and (digits != 8 or len(text) != 8):
+        return None
     try:
         if digits >= 8:
             day = dt.datetime.strptime(text[:8], "%Y%m%d").date()
@@ -344,7 +347,7 @@ class _Cleaner:
         values = list(elem.value) if isinstance(elem.value, MultiValue) else [elem.value]
         if not any(str(v or "").strip() for v in values):
             return
-        shifted = [_shift_date(str(v), self.shift) if str(v or "").strip() else "" for v in values]
+        shifted = [_shift_date(str(v), self.shift, elem.VR) if str(v or "").strip() else "" for v in values]
         if any(s is None for s in shifted):
             del ds[elem.tag]  # a date that cannot be read cannot be shifted: remove it
             self.removed.append(name)
