@@ -6,7 +6,8 @@ replace it with a dummy (D) or replace a UID (U). The whole table is applied, at
 of nested sequences: :mod:`cxrlab.dicom.profile_table` holds its 652 rows and 3 repeating
 groups, taken from dicom-anonymizer (generated from the standard; a test compares every
 row). Compound actions: X/Z, X/D and X/Z/D remove (the attributes they name are Type 3 in
-the DX and CR IODs), Z/D empties, X/Z/U* keeps the sequence with its UIDs replaced and its
+the DX and CR IODs; an X/Z or X/Z/D sequence is emptied instead, since the DX IOD requires
+Acquisition Context Sequence, Type 2), Z/D empties, X/Z/U* keeps the sequence with its UIDs replaced and its
 items cleaned; D writes a dummy of the attribute's VR (a sequence is cleaned item by item).
 
 Two options of PS3.15 E.3 are applied (and declared in the output, PS3.15 E.1.1 and CID 7050):
@@ -296,13 +297,18 @@ class _Cleaner:
 
     def _apply(self, ds: Dataset, elem: DataElement, name: str, action: str) -> None:
         """One Table E.1-1 action. Compound codes: X/Z, X/D and X/Z/D remove (X: the attributes
-        they name are Type 3 in the radiograph IODs), Z/D empties, X/Z/U* keeps the sequence
-        with its UIDs replaced and its items cleaned."""
+        they name are Type 3 in the radiograph IODs), except that an X/Z or X/Z/D sequence is
+        emptied (Z), as Acquisition Context Sequence must stay present in a DX file; Z/D
+        empties; X/Z/U* keeps the sequence with its UIDs replaced and its items cleaned."""
         tag, vr = int(elem.tag), elem.VR
         if action == "U" or (action == "X/Z/U*" and vr == "UI"):
             self._replace_uids(elem)
         elif action == "X/Z/U*" and vr == "SQ":
             self._recurse(elem, name)
+        elif action in ("X/Z", "X/Z/D") and vr == "SQ":  # keep a Type 2 sequence present, empty
+            if len(elem.value or []):
+                elem.value = DicomSequence()
+                self.emptied.append(name)
         elif action.startswith("X"):
             del ds[tag]
             self.removed.append(name)
