@@ -54,8 +54,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pydicom
-from pydicom.dataelem import DataElement
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.tag import BaseTag
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
@@ -94,6 +95,7 @@ FILE_META_REMOVE = ("SourceApplicationEntityTitle", "SendingApplicationEntityTit
 # keyword views of the table, for readers
 REMOVE = frozenset(keyword_for_tag(t) for t, a in BASIC_PROFILE.items() if a == "X" and keyword_for_tag(t))
 EMPTY = frozenset(keyword_for_tag(t) for t, a in BASIC_PROFILE.items() if a == "Z" and keyword_for_tag(t))
+_BINARY_VRS = ("OB", "OW", "OF", "OD", "OL", "OV", "UN")
 _RETAINED_TAGS = frozenset(tag_for_keyword(k) for k in RETAINED)
 _PSEUDONYM_TAGS = {tag_for_keyword(k): k for k in PSEUDONYM}
 _DUMMY_TEXT = {"PN": "ANONYMOUS", "CS": "ANONYMIZED", "AE": "ANONYMIZED", "SH": "ANONYMIZED",
@@ -235,8 +237,49 @@ def _age_years(birth: str, on: str) -> int | None:
     return years if 0 <= years < 150 else None
 
 
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC",
+                       "UI", "UR", "UT"})
+
+
+def _element(tag: int, vr: str, value: Any) -> DataElement | RawDataElement:
+    """A new element for a value cxrlab made (ASCII text, a UID, empty): encoded once, here.
+
+    Text values are stored already encoded (PS3.5 6.2: padded to even length with a space, a
+    UID with NUL), so pydicom writes them as they are; anything else is a DataElement.
+    """
+    if vr in _TEXT_VRS and (value is None or isinstance(value, (str, list))):
+        texts = [] if value is None else value if isinstance(value, list) else [value]
+        try:
+            data = "\\".join(texts).encode("ascii")
+        except UnicodeEncodeError:
+            return DataElement(tag, vr, value, validation_mode=pydicom.config.IGNORE)
+        if len(data) % 2:
+            data += b"\x00" if vr == "UI" else b" "
+        return RawDataElement(BaseTag(tag), vr, len(data), data, 0, False, True)
+    return DataElement(tag, vr, value, validation_mode=pydicom.config.IGNORE)
+
+
+def _texts(stored: Any) -> list[str]:
+    """The string values of a raw or parsed text/DA/DT/UI element, without pydicom's conversion."""
+    value = stored.value
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("latin-1").rstrip("\x00 ")
+        return [part.strip() for part in text.split("\\")] if text else []
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, MultiValue)):
+        return [str(v).strip() for v in value]
+    return [str(value).strip()]
+
+
 class _Cleaner:
-    """Applies Table E.1-1 and the two options to a dataset, in place, at any depth."""
+    """Applies Table E.1-1 and the two options to a dataset, in place, at any depth.
+
+    Elements are decided on from their tag and VR. A value is only read where the action
+    needs it (dates, UIDs, a Z on a possibly empty value), straight from the raw bytes, and
+    changed elements are replaced by new ones: the elements kept as they are stay raw and
+    are written back byte for byte, as in a plain read-and-save.
+    """
 
     def __init__(self, session: DeidSession, shift: int, pseudonyms: dict[str, str]) -> None:
         self.session, self.shift, self.pseudonyms = session, shift, pseudonyms
@@ -249,117 +292,137 @@ class _Cleaner:
         self.private = 0
 
     def clean(self, ds: Dataset, prefix: str = "") -> None:
-        for elem in list(ds):
-            tag = int(elem.tag)
-            if elem.tag.is_private:
-                del ds[tag]
+        store = ds._dict  # tag -> RawDataElement or DataElement (pydicom's own storage)
+        for key in list(store):
+            tag = int(key)
+            if (tag >> 16) & 1:  # odd group: private (PS3.5 7.8)
+                del store[key]
                 self.private += 1
                 continue
-            name = prefix + (elem.keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})")
-            vr = elem.VR
-            if tag in _PSEUDONYM_TAGS:
-                self._pseudonymise(elem, name, prefix)
-            elif tag in _RETAINED_TAGS:
+            vr = getattr(store[key], "VR", None)
+            if vr is None or vr == "UN":
+                try:
+                    vr = dictionary_VR(tag).split(" or ")[0]
+                except KeyError:
+                    vr = "UN"
+            if tag in _RETAINED_TAGS:
                 continue
+            if tag in _PSEUDONYM_TAGS:
+                self._pseudonymise(ds, key, tag, vr, prefix)
             elif vr in TEMPORAL_VRS and tag not in NOT_SHIFTED:
-                self._temporal(ds, elem, name)
-            elif tag >> 24 in (0x50, 0x60) and (tag >> 16) % 2 == 0:
-                del ds[tag]  # curves and overlays (may hold burned-in text or graphics)
-                self.removed.append(name)
+                if vr != "TM":  # a whole-day shift leaves times of day as they are
+                    self._temporal(ds, key, tag, vr, prefix)
+            elif tag >> 24 in (0x50, 0x60):
+                self._remove(ds, key, tag, prefix)  # curves and overlays (burned-in text, graphics)
             else:
                 action = _action(tag)
                 if action is not None:
-                    self._apply(ds, elem, name, action)
+                    self._apply(ds, key, tag, vr, prefix, action)
                 elif vr == "SQ":
-                    self._recurse(elem, name)
+                    self._recurse(ds, key, tag, prefix)
                 elif vr == "UI":
-                    self._replace_uids(elem)
+                    self._replace_uids(ds, key, tag)
                 elif vr == "PN":
-                    if str(elem.value or ""):
-                        elem.value = ""
-                        self.emptied.append(name)
+                    self._empty(ds, key, tag, vr, prefix)
                 elif vr in FREE_TEXT_VRS or vr == "UN":
-                    del ds[tag]  # free text, and attributes of unknown meaning (VR UN): cannot be vetted
-                    self.removed.append(name)
+                    self._remove(ds, key, tag, prefix)  # free text, and unknown meaning: cannot be vetted
 
-    def _recurse(self, elem: DataElement, name: str) -> None:
-        for index, item in enumerate(elem.value or []):
+    @staticmethod
+    def _name(prefix: str, tag: int) -> str:
+        return prefix + (keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})")
+
+    def _remove(self, ds: Dataset, key: Any, tag: int, prefix: str) -> None:
+        del ds._dict[key]
+        self.removed.append(self._name(prefix, tag))
+
+    def _empty(self, ds: Dataset, key: Any, tag: int, vr: str, prefix: str) -> None:
+        stored = ds._dict[key]
+        if vr == "SQ":
+            if len(ds[key].value or []):
+                ds._dict[key] = DataElement(tag, "SQ", DicomSequence())
+                self.emptied.append(self._name(prefix, tag))
+            return
+        if stored.value in (None, b"", "") or (vr not in _BINARY_VRS and not any(_texts(stored))):
+            return
+        ds._dict[key] = _element(tag, vr, b"" if vr in _BINARY_VRS else None)
+        self.emptied.append(self._name(prefix, tag))
+
+    def _recurse(self, ds: Dataset, key: Any, tag: int, prefix: str) -> None:
+        name = self._name(prefix, tag)
+        for index, item in enumerate(ds[key].value or []):
             self.clean(item, f"{name}[{index}].")
 
-    def _pseudonymise(self, elem: DataElement, name: str, prefix: str) -> None:
-        if elem.keyword == "StudyID":
-            elem.value = self.pseudonyms["study"]
+    def _pseudonymise(self, ds: Dataset, key: Any, tag: int, vr: str, prefix: str) -> None:
+        keyword = _PSEUDONYM_TAGS[tag]
+        if keyword == "StudyID":
+            value = self.pseudonyms["study"]
         elif prefix == "":  # the patient of this file: PatientName and PatientID
-            elem.value = self.pseudonyms["patient"]
-        elif str(elem.value or "").strip():
-            elem.value = self.session.pseudonym("patient", str(elem.value))
-        self.pseudonymised.append(name)
+            value = self.pseudonyms["patient"]
+        else:
+            texts = _texts(ds._dict[key])
+            if not any(texts):
+                return
+            value = self.session.pseudonym("patient", "\\".join(texts))
+        ds._dict[key] = _element(tag, vr, value)
+        self.pseudonymised.append(self._name(prefix, tag))
 
-    def _apply(self, ds: Dataset, elem: DataElement, name: str, action: str) -> None:
+    def _apply(self, ds: Dataset, key: Any, tag: int, vr: str, prefix: str, action: str) -> None:
         """One Table E.1-1 action. Compound codes: X/Z, X/D and X/Z/D remove (X: the attributes
         they name are Type 3 in the radiograph IODs), except that an X/Z or X/Z/D sequence is
         emptied (Z), as Acquisition Context Sequence must stay present in a DX file; Z/D
         empties; X/Z/U* keeps the sequence with its UIDs replaced and its items cleaned."""
-        tag, vr = int(elem.tag), elem.VR
-        if action == "U" or (action == "X/Z/U*" and vr == "UI"):
-            self._replace_uids(elem)
-        elif action == "X/Z/U*" and vr == "SQ":
-            self._recurse(elem, name)
+        if action == "U" or (action in ("X/Z/U*", "D") and vr == "UI"):
+            self._replace_uids(ds, key, tag)
+        elif vr == "SQ" and action in ("X/Z/U*", "D"):
+            self._recurse(ds, key, tag, prefix)
         elif action in ("X/Z", "X/Z/D") and vr == "SQ":  # keep a Type 2 sequence present, empty
-            if len(elem.value or []):
-                elem.value = DicomSequence()
-                self.emptied.append(name)
+            self._empty(ds, key, tag, vr, prefix)
         elif action.startswith("X"):
-            del ds[tag]
-            self.removed.append(name)
-        elif action == "D" and vr in ("SQ", "UI"):
-            self._recurse(elem, name) if vr == "SQ" else self._replace_uids(elem)
+            self._remove(ds, key, tag, prefix)
         elif action == "D":
-            self._dummy(ds, elem, name)
+            self._dummy(ds, key, tag, vr, prefix)
         else:  # Z, Z/D: zero length
-            if elem.value not in (None, "", b"") and not (vr == "SQ" and len(elem.value) == 0):
-                elem.value = DicomSequence() if vr == "SQ" else (b"" if vr in ("OB", "OW", "UN") else None)
-                self.emptied.append(name)
+            self._empty(ds, key, tag, vr, prefix)
 
-    def _dummy(self, ds: Dataset, elem: DataElement, name: str) -> None:
-        vr = elem.VR
+    def _dummy(self, ds: Dataset, key: Any, tag: int, vr: str, prefix: str) -> None:
+        stored = ds._dict[key]
         if vr in TEMPORAL_VRS:
-            del ds[elem.tag]  # a temporal value the option does not shift
-            self.removed.append(name)
+            self._remove(ds, key, tag, prefix)  # a temporal value the option does not shift
+            return
+        if stored.value in (None, b"", ""):
             return
         if vr in _DUMMY_TEXT:
-            elem.value = _DUMMY_TEXT[vr] if elem.value not in (None, "") else elem.value
+            value: Any = _DUMMY_TEXT[vr]
         elif vr in ("US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"):
-            elem.value = 0 if elem.value not in (None, b"") else elem.value
+            value = 0
         else:  # binary data: nothing safe to put in it
-            elem.value = b""
-        self.dummies.append(name)
+            value = b""
+        ds._dict[key] = _element(tag, vr, value)
+        self.dummies.append(self._name(prefix, tag))
 
-    def _replace_uids(self, elem: DataElement) -> None:
-        values = list(elem.value) if isinstance(elem.value, MultiValue) else [elem.value]
+    def _replace_uids(self, ds: Dataset, key: Any, tag: int) -> None:
+        old = _texts(ds._dict[key])
         new = []
-        for value in values:
-            text = str(value or "").strip().rstrip("\x00")
+        for text in old:
+            text = text.rstrip("\x00")
             if text and text not in UID_dictionary:  # keep standard UIDs (SOP classes, syntaxes)
                 self.uids.add(text)
                 text = self.session.uid(text)
             new.append(text)
-        elem.value = new if len(new) > 1 else new[0]
+        if new != old:
+            ds._dict[key] = _element(tag, "UI", new if len(new) > 1 else new[0])
 
-    def _temporal(self, ds: Dataset, elem: DataElement, name: str) -> None:
-        """Modified Dates option: DA and DT move by the patient's shift; TM is kept (a whole-day shift)."""
-        if elem.VR == "TM":
+    def _temporal(self, ds: Dataset, key: Any, tag: int, vr: str, prefix: str) -> None:
+        """Modified Dates option: DA and DT move by the patient's shift (TM is kept by ``clean``)."""
+        values = _texts(ds._dict[key])
+        if not any(values):
             return
-        values = list(elem.value) if isinstance(elem.value, MultiValue) else [elem.value]
-        if not any(str(v or "").strip() for v in values):
-            return
-        shifted = [_shift_date(str(v), self.shift, elem.VR) if str(v or "").strip() else "" for v in values]
+        shifted = [_shift_date(v, self.shift, vr) if v else "" for v in values]
         if any(s is None for s in shifted):
-            del ds[elem.tag]  # a date that cannot be read cannot be shifted: remove it
-            self.removed.append(name)
+            self._remove(ds, key, tag, prefix)  # a date that cannot be read cannot be shifted
             return
-        elem.value = shifted if len(shifted) > 1 else shifted[0]
-        self.dates_shifted.append(name)
+        ds._dict[key] = _element(tag, vr, shifted if len(shifted) > 1 else shifted[0])
+        self.dates_shifted.append(self._name(prefix, tag))
 
 
 def clear_unused_bits(ds: Dataset) -> int:
@@ -448,7 +511,6 @@ def deidentify_dataset(source: Dataset, session: DeidSession | None = None, *,
 
 
 def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[Dataset, dict[str, Any]]:
-    pixels_before = hashlib.sha256(ds.PixelData).hexdigest() if "PixelData" in ds else None
     patient_key, from_id = _patient_key(ds)
     pseudonyms = {"patient": session.pseudonym("patient", patient_key),
                   "study": session.pseudonym("study", str(ds.get("StudyInstanceUID", "") or name))}
@@ -482,15 +544,14 @@ def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[
         ds.PatientName = pseudonyms["patient"]
     if "PatientID" not in ds:
         ds.PatientID = pseudonyms["patient"]
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = list(PROFILE)
-    codes = []
-    for value, meaning in METHOD_CODES:
-        item = Dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
-        codes.append(item)
-    ds.DeidentificationMethodCodeSequence = DicomSequence(codes)
-    ds.LongitudinalTemporalInformationModified = "MODIFIED" if cleaner.dates_shifted else "UNMODIFIED"
+    store = ds._dict
+    store[BaseTag(0x00120062)] = _element(0x00120062, "CS", "YES")  # Patient Identity Removed
+    store[BaseTag(0x00120063)] = _element(0x00120063, "LO", list(PROFILE))  # De-identification Method
+    codes = [Dataset({BaseTag(t): _element(t, vr, v) for t, vr, v in
+                      ((0x00080100, "SH", value), (0x00080102, "SH", "DCM"), (0x00080104, "LO", meaning))})
+             for value, meaning in METHOD_CODES]
+    store[BaseTag(0x00120064)] = DataElement(0x00120064, "SQ", DicomSequence(codes))
+    store[BaseTag(0x00280303)] = _element(0x00280303, "CS", "MODIFIED" if cleaner.dates_shifted else "UNMODIFIED")
 
     meta = ds.file_meta
     for keyword in FILE_META_REMOVE:
@@ -503,7 +564,6 @@ def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[
         meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
-    pixels_after = hashlib.sha256(ds.PixelData).hexdigest() if "PixelData" in ds else None
     report = {
         "source": name,
         "profile": "; ".join(PROFILE),
@@ -520,7 +580,7 @@ def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[
         "private_tags_removed": cleaner.private,
         "overlay_bits_cleared": cleared,
         "age": age_note,
-        "pixel_data_unchanged": pixels_before == pixels_after,
+        "pixel_data_unchanged": cleared == 0,  # clear_unused_bits is the only step that touches pixels
         "warnings": warnings,
     }
     return ds, report
