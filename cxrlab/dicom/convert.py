@@ -13,7 +13,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def pad_to_square(image: torch.Tensor, value: float = 0.0) -> torch.Tensor:
-    """Pad (..., H, W) with ``value`` on both sides of the short axis so that H == W."""
+    """Pad (..., H, W) with ``value`` on both sides of the short axis so that H == W.
+
+    Args:
+        image: tensor (..., H, W).
+        value: the fill value (0 = black).
+
+    Returns:
+        Tensor (..., max(H, W), max(H, W)); ``image`` itself if it is square.
+    """
     h, w = image.shape[-2:]
     if h == w:
         return image

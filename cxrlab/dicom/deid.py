@@ -449,8 +449,9 @@ def clear_unused_bits(ds: Dataset) -> int:
         return 0
     syntax = transfer_syntax(ds)
     if syntax.is_compressed:
+        if high == stored - 1 and _codestream_precision(ds) <= stored:
+            return 0  # every codestream declares at most Bits Stored bits: nothing above High Bit
         try:
-            raw = ds.pixel_array_options  # noqa: B018  (pydicom 3: exists; decoding below)
             from pydicom.pixels import get_decoder
 
             array, _ = get_decoder(syntax).as_array(ds, raw=True)
@@ -482,6 +483,31 @@ def clear_unused_bits(ds: Dataset) -> int:
     if changed:
         ds.PixelData = fixed.astype(array.dtype).tobytes() + bytes(data[usable:])
     return changed
+
+
+def _codestream_precision(ds: Dataset) -> int:
+    """The largest sample precision the JPEG / JPEG-LS / JPEG 2000 frames declare (a large number if unknown)."""
+    from pydicom.encaps import generate_frames
+    from pydicom.pixels.utils import _get_jpg_parameters, get_j2k_parameters
+
+    unknown = 1 << 30
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        precision = 0
+        for frame in generate_frames(ds.PixelData, number_of_frames=frames):
+            head = bytes(frame[:4096])
+            if head[:2] == b"\xff\x4f" or head[4:8] == b"jP  ":
+                found = get_j2k_parameters(head).get("precision")
+            elif head[:2] == b"\xff\xd8":
+                found = _get_jpg_parameters(head).get("precision")
+            else:
+                return unknown  # RLE and others: only decoding tells
+            if not found:
+                return unknown
+            precision = max(precision, int(found))
+        return precision or unknown
+    except Exception:
+        return unknown
 
 
 def deidentify_dataset(source: Dataset, session: DeidSession | None = None, *,
@@ -810,6 +836,16 @@ def compare_headers(before: str | os.PathLike | Dataset, after: str | os.PathLik
     ``change`` (kept, removed, emptied, shifted, replaced, added). Pixel data and sequences are summarised,
     not printed. ``keywords``
     limits the rows (default: every attribute in either header, in tag order).
+
+    Args:
+        before, after: the files (or datasets) to compare.
+        keywords: the attributes to show, or None for all.
+
+    Returns:
+        A pandas DataFrame, one row per attribute.
+
+    Raises:
+        FileNotFoundError, NotDicomError, DicomError: as :func:`read_dataset`.
     """
     import pandas as pd
 

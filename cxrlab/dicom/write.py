@@ -82,7 +82,23 @@ def write_dx(path: str | os.PathLike, image: np.ndarray, *, identity: Mapping[st
     writes none. ``rescale = (slope, intercept)`` goes to Rescale Slope/Intercept.
     ``compress``: ``None``, ``"rle"`` (RLE Lossless) or ``"jpeg2000"`` (lossless).
     ``extra``: keyword -> value set last (e.g. ``VOILUTFunction``). Never overwrites an
-    existing file unless ``overwrite=True``.
+    existing file unless ``overwrite=True``. The header follows the DX (PS3.3 A.26) or CR
+    (A.2) IOD closely enough that dciodvfy reports no error (tested).
+
+    Args:
+        path: the new file; its folder must exist.
+        image: (rows, cols) floats in [0, 1] or integers (see above).
+        identity, modality, photometric, bits_stored, window, rescale, view,
+        pixel_spacing_mm, compress, study_uid, series_uid, instance_number, extra,
+        overwrite: as described above.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        FileExistsError, FileNotFoundError: an existing file, a missing folder.
+        ValueError: an image, modality, photometric, bit depth, window, rescale or
+            compression that is not allowed (each message names the fix).
     """
     path = Path(path)
     if path.exists() and not overwrite:
