@@ -302,3 +302,11 @@ def test_ct_rescale_and_window_equal_pydicoms_functions():
     lo = -(2 ** (ds.BitsStored - 1)) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
     hi = (2 ** (ds.BitsStored - 1) - 1) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
     np.testing.assert_allclose(dicom.load(ds), (theirs - lo) / (hi - lo), atol=2e-6)
+
+
+def test_full_range_signed_16_bit_with_a_lut_path(tmp_path):
+    stored = np.array([[-32768, -1, 0, 32767]] * 4, dtype=np.int16)
+    path = dicom.write_dx(tmp_path / "full.dcm", stored, bits_stored=16, window=(0, 1000),
+                          extra={"VOILUTFunction": "SIGMOID"})
+    expected = dicom.window_level(stored.astype(float), 0, 1000, "SIGMOID")
+    np.testing.assert_allclose(dicom.load(path), expected, atol=1e-6)

@@ -709,8 +709,10 @@ def _table_display(stored: np.ndarray, modality: _Modality, voi: _Voi, lo: int, 
     y = y.astype(np.float32)
     if offset is None:
         return y
-    index = stored.astype(np.int64) if stored.dtype.itemsize > 2 else stored
-    return np.take(y, index - offset if offset else index)
+    index = stored.astype(np.int64 if stored.dtype.itemsize > 2 else np.int32)  # no wrap-around below
+    if offset:
+        index -= offset
+    return np.take(y, index)
 
 
 def _prepare(source: PathLike | Dataset, frame: int | None) -> tuple[Dataset, str, _Layout, np.ndarray, _Modality]:
