@@ -468,7 +468,8 @@ def clear_unused_bits(ds: Dataset) -> int:
                 ds.NumberOfFrames = array.shape[0]
         return changed
     order = "<" if syntax.is_little_endian else ">"
-    data = ds.PixelData
+    stored_pixels = ds._dict[BaseTag(0x7FE00010)]
+    data = stored_pixels.value if isinstance(stored_pixels.value, (bytes, bytearray)) else ds.PixelData
     itemsize = allocated // 8
     usable = len(data) - len(data) % itemsize
     array = np.frombuffer(data, dtype=f"{order}{'i' if signed else 'u'}{itemsize}", count=usable // itemsize)
@@ -576,6 +577,10 @@ def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[
     codes = [Dataset({BaseTag(t): _element(t, vr, v) for t, vr, v in
                       ((0x00080100, "SH", value), (0x00080102, "SH", "DCM"), (0x00080104, "LO", meaning))})
              for value, meaning in METHOD_CODES]
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is not None:  # encoded as the file is, so the writer need not re-check them
+        for item in codes:
+            item.set_original_encoding(implicit, little, ds.original_character_set)
     store[BaseTag(0x00120064)] = DataElement(0x00120064, "SQ", DicomSequence(codes))
     store[BaseTag(0x00280303)] = _element(0x00280303, "CS", "MODIFIED" if cleaner.dates_shifted else "UNMODIFIED")
 
