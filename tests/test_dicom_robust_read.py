@@ -16,7 +16,7 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_modality_lut, apply_windowing
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, MPEG2MPML
+from pydicom.uid import MPEG2MPML, JPEG2000Lossless, JPEGBaseline8Bit
 
 from cxrlab import dicom
 
@@ -198,7 +198,8 @@ def test_text_file_is_still_not_dicom(tmp_path):
 # ----------------------------------------------------------------------------- item 5: codecs
 
 
-@pytest.mark.parametrize("name", ["JPEG-LL.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm", "JPGExtended.dcm", "MR_small_jpeg_ls_lossless.dcm", "JPEGLSNearLossless_16.dcm"])
+@pytest.mark.parametrize("name", ["JPEG-LL.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm", "JPGExtended.dcm",
+                                  "MR_small_jpeg_ls_lossless.dcm", "JPEGLSNearLossless_16.dcm"])
 def test_jpeg_lossless_sv1_extended_and_jpeg_ls_files_load(name):
     path = get_testdata_file(name)
     got = dicom.read_image(path)

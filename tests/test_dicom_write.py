@@ -39,7 +39,8 @@ def test_dx_header_is_complete_and_consistent(tmp_path, image):
     assert ds.PresentationLUTShape == "IDENTITY" and ds.PixelIntensityRelationshipSign == -1
     assert ds.PresentationIntentType == "FOR PRESENTATION"
     assert ds.AnatomicRegionSequence[0].CodeMeaning == "Chest"
-    assert (ds.ViewCodeSequence[0].CodeValue, ds.ViewCodeSequence[0].CodingSchemeDesignator) == ("272479007", "SCT")  # postero-anterior (CID 4010)
+    view = ds.ViewCodeSequence[0]
+    assert (view.CodeValue, view.CodingSchemeDesignator) == ("272479007", "SCT")  # postero-anterior (CID 4010)
     for uid in (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID):
         assert uid.is_valid and len(uid) <= 64
 

@@ -10,8 +10,15 @@
 
 from .convert import IMAGENET_MEAN, IMAGENET_STD, pad_to_square, to_model_input
 from .deid import PROFILE, DeidSession, compare_headers, deidentify, deidentify_folder, find_values
-from .errors import (DicomError, DicomWarning, InvalidHeaderError, MissingDecoderError, NoPixelDataError,
-                     NotDicomError, UnsupportedPhotometricError)
+from .errors import (
+                     DicomError,
+                     DicomWarning,
+                     InvalidHeaderError,
+                     MissingDecoderError,
+                     NoPixelDataError,
+                     NotDicomError,
+                     UnsupportedPhotometricError,
+)
 from .fake import fake_identity
 from .read import PADDING_DISPLAY, DicomImage, check_image, load, read_dataset, read_image, transfer_syntax
 from .window import VOI_FUNCTIONS, min_max, window_level

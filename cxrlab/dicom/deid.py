@@ -54,13 +54,13 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pydicom
-from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.tag import BaseTag
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID_dictionary, ExplicitVRLittleEndian
+from pydicom.tag import BaseTag
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, UID_dictionary
 
 from .errors import DicomError
 from .profile_table import BASIC_PROFILE, REPEATING

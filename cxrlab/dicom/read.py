@@ -35,7 +35,6 @@ SIGMOID function go through a table over the stored-value range. Both agree with
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import warnings
@@ -45,13 +44,21 @@ from typing import Any
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .errors import (DicomError, DicomWarning, InvalidHeaderError, MissingDecoderError, NoPixelDataError,
-                     NotDicomError, UnsupportedPhotometricError, tag_name)
+from .errors import (
+    DicomError,
+    DicomWarning,
+    InvalidHeaderError,
+    MissingDecoderError,
+    NoPixelDataError,
+    NotDicomError,
+    UnsupportedPhotometricError,
+    tag_name,
+)
 from .window import VOI_FUNCTIONS, window_level
 
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
@@ -186,25 +193,6 @@ def transfer_syntax(ds: Dataset) -> UID:
     if implicit:
         return ImplicitVRLittleEndian
     return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
-
-
-def with_file_meta(ds: Dataset) -> Dataset:
-    """``ds`` if it has a Transfer Syntax UID, else a shallow copy given the detected one.
-
-    The caller's dataset is never changed.
-    """
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None and meta.get("TransferSyntaxUID"):
-        return ds
-    syntax = transfer_syntax(ds)
-    out = copy.copy(ds)
-    out.file_meta = FileMetaDataset(copy.copy(meta)) if meta is not None else FileMetaDataset()
-    out.file_meta.TransferSyntaxUID = syntax
-    if "SOPClassUID" in ds:
-        out.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    if "SOPInstanceUID" in ds:
-        out.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    return out
 
 
 # ----------------------------------------------------------------------------- header values
@@ -795,4 +783,4 @@ def load(source: PathLike | Dataset, window: tuple[float, float] | str | None = 
 
 
 __all__ = ["DicomImage", "read_dataset", "check_image", "read_image", "load", "GRAYSCALE", "PADDING_DISPLAY",
-           "transfer_syntax", "with_file_meta", "normalise_bits", "as_pixel_sign"]
+           "transfer_syntax", "normalise_bits", "as_pixel_sign"]

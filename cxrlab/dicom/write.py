@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sr.codedict import codes as sr_codes
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.codedict import codes as sr_codes
 from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless, generate_uid
 
 SOP_CLASSES = {
