@@ -265,3 +265,30 @@ def test_signed_pixels_keep_their_sign_when_high_bits_are_cleared(tmp_path):
     dicom.deidentify(tmp_path / "garbage.dcm", tmp_path / "out.dcm")
     written = np.frombuffer(pydicom.dcmread(tmp_path / "out.dcm").PixelData, dtype="<i2").reshape(stored.shape)
     np.testing.assert_array_equal(written, stored)
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian])
+def test_every_encoding_round_trips_with_the_declared_method(tmp_path, syntax):
+    who = dicom.fake_identity(8)
+    ds = pydicom.dcmread(_file(tmp_path, "plain.dcm", identity=who))
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.save_as(tmp_path / "src.dcm", enforce_file_format=True, implicit_vr=syntax == pydicom.uid.ImplicitVRLittleEndian,
+               little_endian=syntax != pydicom.uid.ExplicitVRBigEndian)
+    dicom.deidentify(tmp_path / "src.dcm", tmp_path / "out.dcm")
+    after = pydicom.dcmread(tmp_path / "out.dcm")
+    assert after.file_meta.TransferSyntaxUID == syntax
+    assert [c.CodeValue for c in after.DeidentificationMethodCodeSequence] == ["113100", "113107", "113108"]
+    assert after.PatientIdentityRemoved == "YES" and after.PatientAge == who["PatientAge"]
+    np.testing.assert_array_equal(dicom.load(tmp_path / "out.dcm"), dicom.load(tmp_path / "plain.dcm"))
+    assert dicom.find_values(tmp_path / "out.dcm", [who["PatientName"], who["PatientID"]]) == []
+
+
+def test_a_big_endian_file_round_trips_with_the_declared_method(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    src = get_testdata_file("MR_small_bigendian.dcm")
+    dicom.deidentify(src, tmp_path / "out.dcm")
+    after = pydicom.dcmread(tmp_path / "out.dcm")
+    assert after.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRBigEndian
+    assert [c.CodeValue for c in after.DeidentificationMethodCodeSequence] == ["113100", "113107", "113108"]
+    np.testing.assert_array_equal(dicom.load(tmp_path / "out.dcm"), dicom.load(src))

@@ -192,10 +192,10 @@ def patient_key_text(value: Any) -> str:
 
 def _patient_key(ds: Dataset) -> tuple[str, bool]:
     """``(key, from_id)``: the normalised Patient ID, else the normalised name and birth date."""
-    patient_id = patient_key_text(ds.get("PatientID", ""))
+    patient_id = patient_key_text(_peek(ds, "PatientID"))
     if patient_id:
         return f"id:{patient_id}", True
-    return f"name:{patient_key_text(ds.get('PatientName', ''))}|{str(ds.get('PatientBirthDate', '') or '').strip()}", False
+    return f"name:{patient_key_text(_peek(ds, 'PatientName'))}|{str(_peek(ds, 'PatientBirthDate')).strip()}", False
 
 
 def _shift_date(value: str, days: int, vr: str = "DT") -> str | None:
@@ -257,6 +257,56 @@ def _element(tag: int, vr: str, value: Any) -> DataElement | RawDataElement:
             data += b"\x00" if vr == "UI" else b" "
         return RawDataElement(BaseTag(tag), vr, len(data), data, 0, False, True)
     return DataElement(tag, vr, value, validation_mode=pydicom.config.IGNORE)
+
+
+def _peek(ds: Dataset, keyword: str, default: Any = "") -> Any:
+    """The value of ``keyword`` in ``ds`` read without parsing the element in place.
+
+    pydicom parses a raw element the first time it is accessed and keeps the parsed one,
+    which it then has to encode again when writing. Text values are decoded here from the
+    raw bytes, US values unpacked; the element stays raw.
+    """
+    tag = tag_for_keyword(keyword)
+    stored = ds.get_item(tag) if tag is not None and tag in ds._dict else None
+    if stored is None:
+        return default
+    if not getattr(stored, "is_raw", False):
+        return stored.value if stored.value is not None else default
+    vr = stored.VR or dictionary_VR(tag)
+    if vr == "US":
+        data = stored.value or b""
+        return int.from_bytes(data[:2], "little" if stored.is_little_endian else "big") if len(data) >= 2 else default
+    if vr in _TEXT_VRS:
+        texts = _texts(stored)
+        return "\\".join(texts) if texts else default
+    return ds[tag].value
+
+
+def _method_codes(implicit: bool, little: bool) -> DataElement | RawDataElement:
+    """De-identification Method Code Sequence (0012,0064) with the CID 7050 codes of ``METHOD_CODES``.
+
+    Encoded once per call as the file is (defined lengths, PS3.5 7.5), so that writing it
+    costs no more than copying; a big-endian file gets a parsed sequence instead.
+    """
+    if not little:
+        items = [Dataset({BaseTag(t): _element(t, vr, v) for t, vr, v in
+                          ((0x00080100, "SH", value), (0x00080102, "SH", "DCM"), (0x00080104, "LO", meaning))})
+                 for value, meaning in METHOD_CODES]
+        return DataElement(0x00120064, "SQ", DicomSequence(items))
+
+    def element(tag: int, vr: str, text: str) -> bytes:
+        data = text.encode("ascii")
+        data += b" " * (len(data) % 2)
+        head = (tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little")
+        if implicit:
+            return head + len(data).to_bytes(4, "little") + data
+        return head + vr.encode() + len(data).to_bytes(2, "little") + data
+
+    value = b""
+    for code, meaning in METHOD_CODES:
+        body = element(0x00080100, "SH", code) + element(0x00080102, "SH", "DCM") + element(0x00080104, "LO", meaning)
+        value += b"\xfe\xff\x00\xe0" + len(body).to_bytes(4, "little") + body
+    return RawDataElement(BaseTag(0x00120064), "SQ", len(value), value, 0, implicit, True)
 
 
 def _texts(stored: Any) -> list[str]:
@@ -440,11 +490,12 @@ def clear_unused_bits(ds: Dataset) -> int:
     Returns:
         The number of pixel values that changed (0 if none, or no pixel data).
     """
-    if "PixelData" not in ds or ds.get("BitsAllocated") is None or ds.get("BitsStored") is None:
+    allocated, stored = _peek(ds, "BitsAllocated", None), _peek(ds, "BitsStored", None)
+    if "PixelData" not in ds or allocated is None or stored is None:
         return 0
-    allocated, stored = int(ds.BitsAllocated), int(ds.BitsStored)
-    high = int(ds.get("HighBit", stored - 1) if ds.get("HighBit") is not None else stored - 1)
-    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    allocated, stored = int(allocated), int(stored)
+    high = int(_peek(ds, "HighBit", stored - 1))
+    signed = int(_peek(ds, "PixelRepresentation", 0) or 0) == 1
     if allocated not in (8, 16, 32) or (stored == allocated and high == allocated - 1):
         return 0
     syntax = transfer_syntax(ds)
@@ -540,24 +591,24 @@ def deidentify_dataset(source: Dataset, session: DeidSession | None = None, *,
 def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[Dataset, dict[str, Any]]:
     patient_key, from_id = _patient_key(ds)
     pseudonyms = {"patient": session.pseudonym("patient", patient_key),
-                  "study": session.pseudonym("study", str(ds.get("StudyInstanceUID", "") or name))}
+                  "study": session.pseudonym("study", str(_peek(ds, "StudyInstanceUID") or name))}
     warnings: list[str] = []
     if not from_id:
         warnings.append("PatientID is empty: the patient is recognised by the normalised name and birth "
                         "date, so one person with differently spelt names gets two pseudonyms; fill "
                         "PatientID at the source if you can")
     age_note = None
-    age = str(ds.get("PatientAge", "") or "").strip()
+    age = str(_peek(ds, "PatientAge") or "").strip()
     if not age:
-        years = _age_years(str(ds.get("PatientBirthDate", "") or ""),
-                           str(ds.get("StudyDate", "") or ds.get("ContentDate", "") or ""))
+        years = _age_years(str(_peek(ds, "PatientBirthDate") or ""),
+                           str(_peek(ds, "StudyDate") or _peek(ds, "ContentDate") or ""))
         if years is not None:
-            ds.PatientAge = f"{min(years, 90):03d}Y"
+            ds._dict[BaseTag(0x00101010)] = _element(0x00101010, "AS", f"{min(years, 90):03d}Y")
             age_note = "PatientAge computed from the birth date before removing it"
     elif age.upper().endswith("Y") and age[:-1].isdigit() and int(age[:-1]) > 89:
-        ds.PatientAge = "090Y"
+        ds._dict[BaseTag(0x00101010)] = _element(0x00101010, "AS", "090Y")
         age_note = "PatientAge over 89 capped at 090Y"
-    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
+    if str(_peek(ds, "BurnedInAnnotation")).strip().upper() == "YES":
         warnings.append("BurnedInAnnotation is YES: the pixels show text that may identify the patient; "
                         "this profile does not clean pixel data (Clean Pixel Data Option)")
 
@@ -574,14 +625,9 @@ def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[
     store = ds._dict
     store[BaseTag(0x00120062)] = _element(0x00120062, "CS", "YES")  # Patient Identity Removed
     store[BaseTag(0x00120063)] = _element(0x00120063, "LO", list(PROFILE))  # De-identification Method
-    codes = [Dataset({BaseTag(t): _element(t, vr, v) for t, vr, v in
-                      ((0x00080100, "SH", value), (0x00080102, "SH", "DCM"), (0x00080104, "LO", meaning))})
-             for value, meaning in METHOD_CODES]
-    implicit, little = getattr(ds, "original_encoding", (None, None))
-    if implicit is not None:  # encoded as the file is, so the writer need not re-check them
-        for item in codes:
-            item.set_original_encoding(implicit, little, ds.original_character_set)
-    store[BaseTag(0x00120064)] = DataElement(0x00120064, "SQ", DicomSequence(codes))
+    syntax = ds.file_meta.TransferSyntaxUID  # the encoding the copy is written in (see _save)
+    store[BaseTag(0x00120064)] = _method_codes(syntax == pydicom.uid.ImplicitVRLittleEndian,
+                                               syntax != pydicom.uid.ExplicitVRBigEndian)
     store[BaseTag(0x00280303)] = _element(0x00280303, "CS", "MODIFIED" if cleaner.dates_shifted else "UNMODIFIED")
 
     meta = ds.file_meta
@@ -589,12 +635,11 @@ def _deidentify_in_place(ds: Dataset, session: DeidSession, name: str) -> tuple[
         if keyword in meta:
             del meta[keyword]
             cleaner.removed.append(f"file_meta.{keyword}")
-    if "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    if "SOPClassUID" in ds:
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
+    for source, target in ((0x00080018, 0x00020003), (0x00080016, 0x00020002)):  # SOP Instance / Class UID
+        if source in store:
+            meta._dict[BaseTag(target)] = _element(target, "UI", _texts(store[BaseTag(source)])[0])
+    meta._dict[BaseTag(0x00020012)] = _element(0x00020012, "UI", str(PYDICOM_IMPLEMENTATION_UID))
+    meta._dict[BaseTag(0x00020013)] = _element(0x00020013, "SH", f"PYDICOM {pydicom.__version__}"[:16])
     report = {
         "source": name,
         "profile": "; ".join(PROFILE),
@@ -716,7 +761,7 @@ def deidentify_folder(src_dir: str | os.PathLike, dst_dir: str | os.PathLike,
     reports = []
     for path in files:
         ds, name = read_dataset(path)
-        sop = ds.get("SOPInstanceUID")
+        sop = _peek(ds, "SOPInstanceUID", None)
         target = dst_dir / (f"{session.uid(str(sop))}.dcm" if sop else f"{session.pseudonym('file', path.name)}.dcm")
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} already exists; pass overwrite=True or choose another folder")
