@@ -662,9 +662,8 @@ def _affine_display(stored: np.ndarray, modality: _Modality, voi: _Voi, lo: int,
         b = (x0 * s + i - center) / span + 0.5
     if inverted:
         a, b = -a, 1.0 - b
-    out = stored.astype(np.float32)
-    if x0:
-        out -= np.float32(x0)
+    out = np.empty(stored.shape, dtype=np.float32)
+    np.subtract(stored, np.float32(x0), out=out, dtype=np.float32)  # cast and shift in one pass
     out *= np.float32(a)
     if b:
         out += np.float32(b)
