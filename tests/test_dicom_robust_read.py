@@ -311,3 +311,10 @@ def test_full_range_signed_16_bit_with_a_lut_path(tmp_path):
                           extra={"VOILUTFunction": "SIGMOID"})
     expected = dicom.window_level(stored.astype(float), 0, 1000, "SIGMOID")
     np.testing.assert_allclose(dicom.load(path), expected, atol=1e-6)
+
+
+def test_a_one_bit_mask_loads_as_its_pixels():
+    path = get_testdata_file("liver_1frame.dcm")  # a binary segmentation (Bits Allocated 1)
+    ds = pydicom.dcmread(path)
+    assert ds.BitsAllocated == 1
+    np.testing.assert_array_equal(dicom.load(path), ds.pixel_array.astype(np.float32))

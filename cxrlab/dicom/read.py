@@ -331,9 +331,9 @@ def _layout(ds: Dataset, name: str) -> _Layout:
     high = _header_int(ds, "HighBit", name, stored - 1)
     representation = _header_int(ds, "PixelRepresentation", name, 0)
     frames = _header_int(ds, "NumberOfFrames", name, 1) if ds.get("NumberOfFrames") not in (None, "") else 1
-    if allocated not in (8, 16, 32):
-        raise InvalidHeaderError(f"{name}: {tag_name('BitsAllocated')} = {allocated}; a grayscale "
-                                 "radiograph uses 8, 16 or 32; check the file")
+    if allocated not in (1, 8, 16, 32):
+        raise InvalidHeaderError(f"{name}: {tag_name('BitsAllocated')} = {allocated}; grayscale pixels "
+                                 "use 1 (a binary mask), 8, 16 or 32 (PS3.5 8.1.1); check the file")
     if not 1 <= stored <= allocated:
         raise InvalidHeaderError(f"{name}: {tag_name('BitsStored')} = {stored} must lie in 1..{allocated} "
                                  "(Bits Allocated); fix the header")
