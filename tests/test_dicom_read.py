@@ -261,7 +261,9 @@ def test_bad_window_argument(tmp_path, image):
         dicom.load(path, window=(100, 0))
 
 
-def test_invalid_window_in_the_file(tmp_path, image):
+def test_invalid_window_in_the_file_is_skipped_with_a_note(tmp_path, image):
     path = dicom.write_dx(tmp_path / "bad.dcm", image, window=None, extra={"WindowCenter": "100", "WindowWidth": "0.5"})
-    with pytest.raises(dicom.DicomError, match="invalid.*window=\\(center, width\\)"):
-        dicom.load(path)
+    with pytest.warns(dicom.DicomWarning, match="width < 1"):
+        got = dicom.read_image(path)
+    assert got.voi.startswith("min-max") and "skipped" in got.notes[0]
+    np.testing.assert_allclose(got.display, dicom.min_max(got.modality), atol=1e-6)

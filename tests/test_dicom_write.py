@@ -39,7 +39,8 @@ def test_dx_header_is_complete_and_consistent(tmp_path, image):
     assert ds.PresentationLUTShape == "IDENTITY" and ds.PixelIntensityRelationshipSign == -1
     assert ds.PresentationIntentType == "FOR PRESENTATION"
     assert ds.AnatomicRegionSequence[0].CodeMeaning == "Chest"
-    assert ds.ViewCodeSequence[0].CodeValue == "R-10214"  # postero-anterior
+    view = ds.ViewCodeSequence[0]
+    assert (view.CodeValue, view.CodingSchemeDesignator) == ("272479007", "SCT")  # postero-anterior (CID 4010)
     for uid in (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID):
         assert uid.is_valid and len(uid) <= 64
 
@@ -49,7 +50,7 @@ def test_cr_monochrome1_header(tmp_path, image):
                                         view="AP"))
     assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.1" and ds.Modality == "CR"
     assert ds.PresentationLUTShape == "INVERSE" and ds.PixelIntensityRelationshipSign == 1
-    assert ds.ViewPosition == "AP" and ds.ViewCodeSequence[0].CodeValue == "R-10206"
+    assert ds.ViewPosition == "AP" and ds.ViewCodeSequence[0].CodeMeaning == "antero-posterior"
 
 
 def test_identity_goes_into_the_header_a_sequence_and_a_private_block(tmp_path, image):
@@ -140,3 +141,13 @@ def test_to_model_input_refuses_bad_input():
         dicom.to_model_input(np.zeros((1, 2, 8, 8)), 4)
     with pytest.raises(ValueError, match="NaN"):
         dicom.to_model_input(np.full((8, 8), np.nan), 4)
+
+
+def test_signed_or_rescaled_pixels_are_written_as_cr_not_dx(tmp_path):
+    stored = np.arange(-512, 512, dtype=np.int16).reshape(32, 32)
+    ds = pydicom.dcmread(dicom.write_dx(tmp_path / "s.dcm", stored, bits_stored=12))
+    assert ds.Modality == "CR" and ds.SOPClassUID == dicom.SOP_CLASSES["CR"]  # DX needs unsigned, rescale (1, 0)
+    with pytest.raises(ValueError, match="C.8.11.3.1.3.*modality='CR'"):
+        dicom.write_dx(tmp_path / "d.dcm", stored, bits_stored=12, modality="DX")
+    plain = pydicom.dcmread(dicom.write_dx(tmp_path / "p.dcm", np.zeros((8, 8), np.float32)))
+    assert plain.Modality == "DX" and plain.PositionerType == "" and plain.AcquisitionContextSequence == []

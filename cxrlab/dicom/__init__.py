@@ -10,9 +10,17 @@
 
 from .convert import IMAGENET_MEAN, IMAGENET_STD, pad_to_square, to_model_input
 from .deid import PROFILE, DeidSession, compare_headers, deidentify, deidentify_folder, find_values
-from .errors import DicomError, MissingDecoderError, NoPixelDataError, NotDicomError, UnsupportedPhotometricError
+from .errors import (
+                     DicomError,
+                     DicomWarning,
+                     InvalidHeaderError,
+                     MissingDecoderError,
+                     NoPixelDataError,
+                     NotDicomError,
+                     UnsupportedPhotometricError,
+)
 from .fake import fake_identity
-from .read import DicomImage, check_image, load, read_dataset, read_image
+from .read import PADDING_DISPLAY, DicomImage, check_image, load, read_dataset, read_image, transfer_syntax
 from .window import VOI_FUNCTIONS, min_max, window_level
 from .write import PRIVATE_CREATOR, SOP_CLASSES, write_dx
 
@@ -21,5 +29,6 @@ __all__ = [
     "VOI_FUNCTIONS", "to_model_input", "pad_to_square", "IMAGENET_MEAN", "IMAGENET_STD", "write_dx",
     "SOP_CLASSES", "PRIVATE_CREATOR", "fake_identity", "deidentify", "deidentify_folder",
     "DeidSession", "PROFILE", "find_values", "compare_headers", "DicomError", "NotDicomError", "NoPixelDataError",
-    "MissingDecoderError", "UnsupportedPhotometricError",
+    "MissingDecoderError", "UnsupportedPhotometricError", "InvalidHeaderError", "DicomWarning",
+    "PADDING_DISPLAY", "transfer_syntax",
 ]

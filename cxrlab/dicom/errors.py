@@ -8,7 +8,7 @@ class DicomError(ValueError):
 
 
 class NotDicomError(DicomError):
-    """The file is not DICOM (no ``DICM`` marker after the 128-byte preamble)."""
+    """The file is not DICOM (no ``DICM`` marker after the 128-byte preamble, and no data set)."""
 
 
 class NoPixelDataError(DicomError):
@@ -23,5 +23,23 @@ class UnsupportedPhotometricError(DicomError):
     """The image is not grayscale (MONOCHROME1 / MONOCHROME2), e.g. RGB or PALETTE COLOR."""
 
 
+class InvalidHeaderError(DicomError):
+    """A header value that drives the pixels (rescale, LUT, window, padding, geometry) is unusable."""
+
+
+class DicomWarning(UserWarning):
+    """A header value was unusable and skipped (e.g. a NaN window); the note says what was used instead."""
+
+
+def tag_name(keyword: str) -> str:
+    """``'WindowCenter'`` -> ``'Window Center (0028,1050)'``: how errors name an attribute."""
+    from pydicom.datadict import dictionary_description, tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        return keyword
+    return f"{dictionary_description(tag)} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
 __all__ = ["DicomError", "NotDicomError", "NoPixelDataError", "MissingDecoderError",
-           "UnsupportedPhotometricError"]
+           "UnsupportedPhotometricError", "InvalidHeaderError", "DicomWarning", "tag_name"]

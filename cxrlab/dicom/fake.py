@@ -54,6 +54,16 @@ def fake_identity(seed: int, *, sex: str | None = None, age: int | None = None,
     ``sex`` ("F" or "M"), ``age`` (whole years, 0 to 110), ``institution`` and
     ``study_date`` are drawn from ``seed`` when not given. The dict can be passed as
     ``identity=`` to :func:`cxrlab.dicom.write_dx`. Every value is fictitious.
+
+    Args:
+        seed: any integer; the same seed gives the same identity.
+        sex, age, institution, study_date: fixed values instead of drawn ones.
+
+    Returns:
+        A dict of DICOM keyword -> value (strings).
+
+    Raises:
+        ValueError: a sex other than F, M, O or an age outside 0..110.
     """
     if sex is not None and sex not in ("F", "M", "O"):
         raise ValueError(f"sex must be 'F', 'M' or 'O' (DICOM Patient's Sex), got {sex!r}")

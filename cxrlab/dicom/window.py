@@ -30,8 +30,18 @@ def window_level(values: np.ndarray | float, center: float, width: float,
       1 above ``c + w/2``, ``(x - c) / w + 0.5`` in between.
     - ``"SIGMOID"`` (C.11.2.1.3.1), needs ``width > 0``: ``1 / (1 + exp(-4 (x - c) / w))``.
 
-    Returns a float64 array of the shape of ``values`` (display range 0 = black, 1 = white,
-    before any MONOCHROME1 inversion).
+    Args:
+        values: modality values, any shape (array or scalar).
+        center, width: Window Center and Width, finite numbers.
+        function: ``"LINEAR"``, ``"LINEAR_EXACT"`` or ``"SIGMOID"`` (any case).
+
+    Returns:
+        float64 array of the shape of ``values`` in [0, 1] (0 = black, 1 = white, before any
+        MONOCHROME1 inversion).
+
+    Raises:
+        ValueError: an unknown function, a center or width that is not a finite number, or a
+            width the function does not allow.
     """
     name = str(function).strip().upper()
     if name not in VOI_FUNCTIONS:
@@ -65,7 +75,17 @@ def window_level(values: np.ndarray | float, center: float, width: float,
 
 
 def min_max(values: np.ndarray) -> np.ndarray:
-    """Stretch ``values`` linearly to [0, 1] (minimum -> 0, maximum -> 1; a flat image -> 0)."""
+    """Stretch ``values`` linearly to [0, 1] (minimum -> 0, maximum -> 1; a flat image -> 0).
+
+    Args:
+        values: any numeric array (NaNs are ignored for the range).
+
+    Returns:
+        float64 array of the same shape.
+
+    Raises:
+        ValueError: ``values`` is empty.
+    """
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
         raise ValueError("min_max needs at least one value, got an empty array")

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.codedict import codes as sr_codes
 from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless, generate_uid
 
 SOP_CLASSES = {
@@ -65,7 +66,7 @@ def _stored_values(image: np.ndarray, bits_stored: int, photometric: str) -> np.
 
 
 def write_dx(path: str | os.PathLike, image: np.ndarray, *, identity: Mapping[str, Any] | None = None,
-             modality: str = "DX", photometric: str = "MONOCHROME2", bits_stored: int = 12,
+             modality: str | None = None, photometric: str = "MONOCHROME2", bits_stored: int = 12,
              window: tuple[float, float] | Sequence[tuple[float, float]] | str | None = "full",
              rescale: tuple[float, float] = (1.0, 0.0), view: str = "PA",
              pixel_spacing_mm: float = 0.15, compress: str | None = None,
@@ -81,16 +82,31 @@ def write_dx(path: str | os.PathLike, image: np.ndarray, *, identity: Mapping[st
     writes none. ``rescale = (slope, intercept)`` goes to Rescale Slope/Intercept.
     ``compress``: ``None``, ``"rle"`` (RLE Lossless) or ``"jpeg2000"`` (lossless).
     ``extra``: keyword -> value set last (e.g. ``VOILUTFunction``). Never overwrites an
-    existing file unless ``overwrite=True``.
+    existing file unless ``overwrite=True``. The header follows the DX (PS3.3 A.26) or CR
+    (A.2) IOD closely enough that dciodvfy reports no error (tested).
+
+    Args:
+        path: the new file; its folder must exist.
+        image: (rows, cols) floats in [0, 1] or integers (see above).
+        identity, modality, photometric, bits_stored, window, rescale, view,
+        pixel_spacing_mm, compress, study_uid, series_uid, instance_number, extra,
+        overwrite: as described above.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        FileExistsError, FileNotFoundError: an existing file, a missing folder.
+        ValueError: an image, modality, photometric, bit depth, window, rescale or
+            compression that is not allowed (each message names the fix).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True or choose another name")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it first (path.parent.mkdir(parents=True))")
-    modality = str(modality).upper()
-    if modality not in SOP_CLASSES:
-        raise ValueError(f"modality must be 'DX' or 'CR', got {modality!r}")
+    if modality is not None and str(modality).upper() not in SOP_CLASSES:
+        raise ValueError(f"modality must be 'DX' or 'CR' (or None to choose), got {modality!r}")
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise ValueError(f"photometric must be 'MONOCHROME1' or 'MONOCHROME2', got {photometric!r}")
     if isinstance(bits_stored, bool) or not isinstance(bits_stored, int) or not 8 <= bits_stored <= 16:
@@ -104,6 +120,13 @@ def write_dx(path: str | os.PathLike, image: np.ndarray, *, identity: Mapping[st
     slope, intercept = (float(v) for v in rescale)
     if slope == 0:
         raise ValueError("rescale slope must not be 0")
+    plain = stored.dtype.kind == "u" and (slope, intercept) == (1.0, 0.0)
+    if modality is None:
+        modality = "DX" if plain else "CR"
+    modality = str(modality).upper()
+    if modality == "DX" and not plain:
+        raise ValueError("a DX For Presentation image needs unsigned pixels and rescale (1, 0) (PS3.3 "
+                         "C.8.11.3.1.3); pass modality='CR' (or None) for signed or rescaled pixels")
 
     who = dict(identity or {})
     today = dt.date.today().strftime("%Y%m%d")
@@ -148,11 +171,16 @@ def write_dx(path: str | os.PathLike, image: np.ndarray, *, identity: Mapping[st
     ds.LossyImageCompression = "00"
     # DX Anatomy Imaged
     ds.ImageLaterality = "U"
-    # codes of DICOM CID 4009 / 4010 (SNOMED-RT designators, as most modalities still write them)
-    ds.AnatomicRegionSequence = DicomSequence([_code("T-D3000", "SRT", "Chest")])
-    is_pa = ds.ViewPosition == "PA"
-    ds.ViewCodeSequence = DicomSequence([_code("R-10214" if is_pa else "R-10206", "SRT",
-                                               "postero-anterior" if is_pa else "antero-posterior")])
+    # codes of DICOM CID 4031 (anatomic region) and CID 4010 (DX view), SNOMED CT (SCT), from
+    # pydicom's code dictionary, which is generated from PS3.16 (the old SRT designator is deprecated)
+    chest = sr_codes.SCT.Chest
+    ds.AnatomicRegionSequence = DicomSequence([_code(chest.value, chest.scheme_designator, chest.meaning)])
+    view = sr_codes.SCT.PosteroAnterior if ds.ViewPosition == "PA" else sr_codes.SCT.AnteroPosterior
+    ds.ViewCodeSequence = DicomSequence([_code(view.value, view.scheme_designator, view.meaning)])
+    ds.ViewCodeSequence[0].ViewModifierCodeSequence = DicomSequence()  # Type 2 (PS3.3 C.8.11.5)
+    if modality == "DX":
+        ds.PositionerType = ""  # Type 2 (DX Positioning, PS3.3 C.8.11.5)
+        ds.AcquisitionContextSequence = DicomSequence()  # Type 2 (Acquisition Context, PS3.3 C.7.6.14)
     # DX Image
     ds.PixelIntensityRelationship = "LOG"
     ds.PixelIntensityRelationshipSign = 1 if photometric == "MONOCHROME1" else -1
@@ -215,7 +243,6 @@ def _add_identity(ds: Dataset, who: Mapping[str, Any]) -> None:
     request.AccessionNumber = str(who.get("AccessionNumber", ""))
     request.RequestedProcedureDescription = str(who.get("StudyDescription", ""))
     request.ScheduledProcedureStepID = f"SPS{str(who.get('RequestedProcedureID', ''))[-5:]}"
-    request.ReferencedStudySequence = DicomSequence()
     ds.RequestAttributesSequence = DicomSequence([request])
     if "OtherPatientIDs" in who:
         other = Dataset()
