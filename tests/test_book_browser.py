@@ -392,6 +392,9 @@ def test_phone_menu_and_contents_buttons_open_their_sidebars(server, browser):
         browser.set_window_size(1280, 900)
 
 
+SIDEBAR_HIDDEN_CLASS = "return document.getElementById('pst-primary-sidebar').classList.contains('pst-sidebar-hidden');"
+
+
 def test_desktop_sidebar_toggle_hides_and_shows_the_sidebar(server, browser):
     browser.set_window_size(1280, 900)
     _open(browser, f"{server}/book/02_lenet5_mnist.html")
@@ -399,10 +402,10 @@ def test_desktop_sidebar_toggle_hides_and_shows_the_sidebar(server, browser):
     assert not browser.execute_script(hidden)
     _visible(browser, ".primary-toggle").click()
     browser.implicitly_wait(0)
-    assert browser.execute_script("return document.getElementById('pst-primary-sidebar').classList.contains('pst-sidebar-hidden');")
+    assert browser.execute_script(SIDEBAR_HIDDEN_CLASS)
     assert not browser.execute_script("const d = document.getElementById('pst-primary-sidebar-modal'); return d.open;")
     _visible(browser, ".primary-toggle").click()
-    assert not browser.execute_script("return document.getElementById('pst-primary-sidebar').classList.contains('pst-sidebar-hidden');")
+    assert not browser.execute_script(SIDEBAR_HIDDEN_CLASS)
 
 
 # What the pages say -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The practice pages, the generated pages and the theme fixes, checked without building the book
-(about 20 s on a busy 2-core machine, most of it importing cxrlab for the API page): counts of questions and answers, citations that resolve, folded answers."""
+(about 20 s on a busy 2-core machine, most of it importing cxrlab for the API page): counts of
+questions and answers, citations that resolve, folded answers."""
 
 import re
 import sys
@@ -109,8 +110,10 @@ def test_theme_fixes_keep_the_books_options_and_subset_the_icons():
               'y;var p={bars:[448,512,["navicon"],"f0c9","M5 6z"],moon:[384,512,[],"f186","M7 8z"]}')
     library = theme.icon_library(bundle)
     assert library["s:bars"] == library["s:navicon"] == (448, 512, "M5 6z")
-    assert library["b:github"] == (496, 512, "M1 2z") and library["r:moon"][2] == "M3 4z" and library["s:moon"][2] == "M7 8z"
-    html = '<i class="fa-solid fa-bars"></i><span class="fab fa-github fa-lg"></span><i class="theme-switch fa-regular fa-moon"></i>'
+    assert library["b:github"] == (496, 512, "M1 2z")
+    assert library["r:moon"][2] == "M3 4z" and library["s:moon"][2] == "M7 8z"
+    html = ('<i class="fa-solid fa-bars"></i><span class="fab fa-github fa-lg"></span>'
+            '<i class="theme-switch fa-regular fa-moon"></i>')
     assert theme.icons_used(html) == {"s:bars", "b:github", "r:moon"}
 
 

@@ -29,7 +29,7 @@ RULES: dict[str, list[str]] = {
     "build-machine path": [
         r"(?<![\w.])/home/[\w.-]+", r"(?<![\w.])/root/", r"(?<![\w.])/Users/[\w.-]+", r"~/\.cache\b",
         r"(?<![\w.])\.cache/(?:torch|cxrlab|pip|huggingface)", r"(?<![\w.])/usr/(?:share|lib|local)/",
-        r"site-packages/", r"(?<![\w.])\.venv/", r"(?<![\w.])/work/[\w.-]+",
+        r"site-packages/", r"\.venv/lib/python", r"(?<![\w.])/work/[\w.-]+",
         r"[A-Z]:\\\\Users\\\\",
     ],
     "network error": [

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-OPENING = re.compile(r"^(?P<indent>[ \t]{0,3})(?P<fence>`{3,}|:{3,}|~{3,})\{(?P<name>[A-Za-z][\w:-]*)\}[ \t]*(?P<argument>.*?)[ \t]*$")
+OPENING = re.compile(r"^(?P<indent>[ \t]{0,3})(?P<fence>`{3,}|:{3,}|~{3,})"
+                     r"\{(?P<name>[A-Za-z][\w:-]*)\}[ \t]*(?P<argument>.*?)[ \t]*$")
 CODE_OPENING = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
 OPTION = re.compile(r"^[ \t]*:(?P<key>[\w-]+):[ \t]*(?P<value>.*?)[ \t]*$")
 

@@ -92,7 +92,8 @@ def api_page(modules: list[str]) -> str:
              "functions and classes; names a package re-exports are documented where they are defined.", ""]
     for module in modules:
         lines += [f"## `{module}`", "", "```{eval-rst}", f".. automodule:: {module}", "   :members:",
-                  "   :ignore-module-all:", "   :show-inheritance:", "   :member-order: bysource", "", "   .. rubric:: Contents", "",
+                  "   :ignore-module-all:", "   :show-inheritance:", "   :member-order: bysource", "",
+                  "   .. rubric:: Contents", "",
                   "   .. autosummary::", "      :nosignatures:", ""]
         members = _own_members(module)
         if members:
