@@ -88,7 +88,8 @@ def test_generated_interview_page_folds_each_chapter_answer_under_its_question()
     folded = admonitions(page, "The chapter's answer (numbers from this build)")
     assert len(folded) == len(generated.chapter_interview_answers(BOOK)) >= 11
     assert all("dropdown" in a.classes for a in folded)
-    assert page.count("\n**") >= len(folded)  # each answer follows its question in bold
+    assert page.count("\n**") >= len(folded) and "**Interview question**" not in page  # each under its question
+    assert "**Walk me through LeNet-5.**" in page
     assert "{glue:text}`../book/02_lenet5_mnist.ipynb::lenet_parameters:," in page
 
 
@@ -98,6 +99,7 @@ def test_api_page_documents_every_public_module():
     assert "cxrlab.dicom.window" in modules and not any(".__" in m or "._" in m for m in modules)
     page = generated.api_page(modules)
     assert page.count(".. automodule::") == len(modules)
+    assert page.count(".. rubric:: Contents") == page.count(".. autosummary::") < len(modules)  # none when empty
     lines = generated.plain_text_docstring(["Scores:", "- ``lac``: s = 1 - p_y", "  Smallest sets.", "|x| and | a |"])
     assert lines == ["Scores:", "", "- ``lac``: s = 1 - p_y", "  Smallest sets.", "\\|x\\| and \\| a \\|"]
 

@@ -29,7 +29,7 @@ from tools.notebooks import admonitions, chapters, page_markdown
 
 FOLDER = "_generated"
 GLUE_ROLE = re.compile(r"\{glue:(text|)\}`([^`:]+?)(:[^`]*)?`")
-QUESTION = re.compile(r"^\*(?P<question>[^*]+\?)\*\s*(?P<answer>.*)$", re.S)
+QUESTION = re.compile(r"^\*(?P<question>[^*]+[?.])\*\s*(?P<answer>.*)$", re.S)
 
 
 def _write(page: Path, text: str) -> Path:
@@ -99,7 +99,7 @@ def api_page(modules: list[str]) -> str:
         if members:
             lines += [f"      {name}" for name in members]
         else:
-            lines[-4:] = []  # nothing of its own (a package that only re-exports)
+            lines[-5:] = []  # nothing of its own (a package that only re-exports): no table
         lines += ["```", ""]
     return "\n".join(lines)
 
