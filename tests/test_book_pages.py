@@ -106,8 +106,10 @@ def test_api_page_documents_every_public_module():
 
 def test_theme_fixes_keep_the_books_options_and_subset_the_icons():
     theme = _ext("theme_fixes")
-    merged = theme.merged_theme_options({"launch_buttons": {"colab_url": "x"}, "default_mode": "dark"})
-    assert merged == {"launch_buttons": {"colab_url": "x"}, "default_mode": "dark", "navbar_persistent": []}
+    merged = theme.merged_theme_options({"launch_buttons": {"colab_url": "x"}})
+    assert merged == {"launch_buttons": {"colab_url": "x"}, "navbar_persistent": []}
+    assert theme.merged_theme_options({"navbar_persistent": ["x"]}) == {"navbar_persistent": ["x"]}
+    assert theme.CONTEXT == {"default_mode": "auto"}
     bundle = ('var p={github:[496,512,[],"f09b","M1 2z"]};x;var p={moon:[384,512,[],"f186","M3 4z"]};'
               'y;var p={bars:[448,512,["navicon"],"f0c9","M5 6z"],moon:[384,512,[],"f186","M7 8z"]}')
     library = theme.icon_library(bundle)

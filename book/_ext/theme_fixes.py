@@ -16,8 +16,8 @@ Three faults of that pair, found in headless Chromium on the built book:
    unless set, so with an empty localStorage the theme script is handed "".
 
 Setting ``navbar_persistent`` to an empty list removes the header (every ``navbar_*`` item of
-the book theme is empty), which fixes 1 and 2 at the source; ``default_mode = "auto"`` (follow
-the reader's system setting, the theme's own fallback) fixes 3. The options are merged into
+the book theme is empty), which fixes 1 and 2 at the source; ``default_mode = "auto"`` in the
+template context (follow the reader's system setting, the theme's own fallback) fixes 3. The options are merged into
 whatever ``html_theme_options`` Jupyter Book generated (launch buttons, repository), never
 replacing them.
 
@@ -44,7 +44,9 @@ import re
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
-THEME_OPTIONS = {"navbar_persistent": [], "default_mode": "auto"}
+THEME_OPTIONS = {"navbar_persistent": []}
+# default_mode is read by the theme's templates from the page context, not from the theme options
+CONTEXT = {"default_mode": "auto"}
 
 
 def merged_theme_options(options: dict | None) -> dict:
@@ -169,6 +171,7 @@ def _on_finished(app, exception) -> None:
 
 def _on_config(app, config) -> None:
     config.html_theme_options = merged_theme_options(config.html_theme_options)
+    config.html_context = {**CONTEXT, **(config.html_context or {})}
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
