@@ -6,6 +6,14 @@ of contents is opened through a local HTTP server on 127.0.0.1 and checked: no c
 error, every image decoded, every equation typeset by the locally served MathJax, every
 exercise solution collapsed until clicked and open after, and the navigation reaching every
 chapter. Screenshots go to ``build-artifacts/screenshots`` (not committed).
+
+Every page is also opened as on a *first visit* (empty localStorage, no browser cache) at
+1280 px, which measures its weight and checks: no console error, no code block wider than its
+column, every icon drawn, MathJax only where there is an equation, figures with real alt text and
+a caption (reported per page in ``build-artifacts/figures-report.json``). At 390 px the menu and
+contents buttons must open their sidebars, and at 1280 px the sidebar toggle must hide the
+sidebar. The built HTML is scanned for build-machine paths, network errors, warnings, provenance
+strings and words about how the book was made (``build-artifacts/html-scan.json``).
 """
 
 from __future__ import annotations
@@ -32,12 +40,27 @@ pytestmark = pytest.mark.book
 
 
 def toc_pages() -> list[str]:
-    """Doc names (e.g. book/02_lenet5_mnist) in the order of _toc.yml."""
+    """Doc names (e.g. book/02_lenet5_mnist) in the order of _toc.yml, sub-pages included."""
     toc = yaml.safe_load(Path(os.environ.get("CXRLAB_BOOK_TOC", REPO / "_toc.yml")).read_text())
     pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            pages.append(entry["file"])
+            walk(entry.get("sections", []))
+
     for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
-        pages += [entry["file"] for entry in part["chapters"]]
+        walk(part["chapters"])
     return pages
+
+
+def is_notebook(doc: str) -> bool:
+    return (REPO / f"{doc}.ipynb").is_file()
+
+
+# Chapter notebooks are owned (and their figures captioned) on other branches this session
+# (issue 17 item 1); until they land, the figure check runs on them and reports, as an xfail.
+FIGURES_PENDING = "chapter notebook owned by another branch: its figures get captions and alt text there (issue 17 item 1)"
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +153,7 @@ def test_every_page_in_a_real_browser(built_html, server, browser):
             "return Array.from(document.images).map(i => [i.currentSrc, i.complete, i.naturalWidth]);")
         broken = [src for src, complete, width in images if not complete or width == 0]
         assert not broken, f"{doc}: images that did not decode: {broken}"
-        if Path(doc).name[:2].isdigit():  # every chapter shows figures its code drew
+        if Path(doc).name[:2].isdigit() and is_notebook(doc):  # every chapter notebook shows figures its code drew
             figures = [src for src, _, _ in images if "/_images/" in src]
             assert figures, f"{doc}: no figure from an executed cell"
         maths = browser.execute_script(
@@ -141,7 +164,11 @@ def test_every_page_in_a_real_browser(built_html, server, browser):
         assert n_errors == 0, f"{doc}: {n_errors} equations failed to typeset"
         assert n_typeset >= n_math, f"{doc}: {n_math} equations, {n_typeset} typeset"
         solutions = browser.find_elements(By.CSS_SELECTOR, ".solution")
-        for solution in solutions:
+        answers = browser.find_elements(By.CSS_SELECTOR, ".answer")
+        for answer in answers:
+            body = answer.find_elements(By.CSS_SELECTOR, "p:not(.admonition-title)")
+            assert body and not any(b.is_displayed() for b in body), f"{doc}: a questionnaire answer is visible before clicking"
+        for solution in solutions + answers[:1]:
             body = solution.find_elements(By.CSS_SELECTOR, "p:not(.admonition-title), .highlight, pre")
             assert body, f"{doc}: a solution with no content"
             assert not any(b.is_displayed() for b in body), f"{doc}: a solution is visible before clicking"
@@ -157,6 +184,7 @@ def test_every_page_in_a_real_browser(built_html, server, browser):
         counts["images"] += len(images)
         counts["equations"] += n_typeset
         counts["solutions"] += len(solutions)
+        counts["answers"] = counts.get("answers", 0) + len(answers)
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "counts.json").write_text(json.dumps(counts, indent=2))
     print(f"browser checks: {counts}")
@@ -173,12 +201,13 @@ def test_navigation_reaches_every_chapter(server, browser):
 
 
 def test_screenshots_at_desktop_and_phone_width(server, browser):
+    """The first screen of every page at both widths, for a person to look at."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, width, height in (("desktop", 1280, 900), ("phone", 390, 844)):
         browser.set_window_size(width, height)
-        for doc in ("book/index", "book/02_lenet5_mnist"):
+        for doc in toc_pages():
             _open(browser, f"{server}/{doc}.html")
-            path = SHOTS / f"{Path(doc).name}-{name}.png"
+            path = SHOTS / f"{doc.replace('/', '_')}-{name}.png"
             browser.save_screenshot(str(path))
             assert path.stat().st_size > 10_000
     browser.set_window_size(1280, 900)
@@ -186,8 +215,7 @@ def test_screenshots_at_desktop_and_phone_width(server, browser):
 
 def test_student_edition_html_has_no_solutions_and_every_exercise(built_html, tmp_path):
     """The student edition, built from this build's executed notebooks, as the student's browser gets it."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    from make_edition import make_edition
+    from tools.edition import make_edition
 
     edition = tmp_path / "student"
     removed = make_edition("student", edition, built_html.parent / "jupyter_execute")
@@ -206,3 +234,207 @@ def test_student_edition_html_has_no_solutions_and_every_exercise(built_html, tm
         assert "[student edition]" in student_page, doc
     assert solutions == removed and exercises >= solutions > 0
     print(f"student edition: {exercises} exercises kept, {solutions} solutions removed")
+
+
+# First visits at 1280 px -------------------------------------------------------------------
+
+PAGE_FACTS_JS = """
+const resources = performance.getEntriesByType("resource");
+const navigation = performance.getEntriesByType("navigation")[0];
+const kinds = {};
+let total = navigation ? navigation.encodedBodySize : 0;
+kinds.html = total;
+for (const r of resources) {
+  const path = new URL(r.name).pathname;
+  const ext = (path.split(".").pop() || "").toLowerCase();
+  const kind = ext === "js" ? "js" : ext === "css" ? "css" : ["woff", "woff2", "ttf", "otf"].includes(ext) ? "font"
+             : ["png", "jpg", "jpeg", "svg", "gif", "webp"].includes(ext) ? "image" : "other";
+  kinds[kind] = (kinds[kind] || 0) + r.encodedBodySize;
+  total += r.encodedBodySize;
+}
+const main = document.querySelector("main") || document.body;
+const overflowing = Array.from(main.querySelectorAll("pre")).filter(
+  (p) => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1).map(
+  (p) => [p.scrollWidth - p.clientWidth, p.textContent.slice(0, 60)]);
+const figures = Array.from(main.querySelectorAll("img")).filter((i) => i.src.includes("/_images/")).map((i) => {
+  const figure = i.closest("figure");
+  const caption = figure ? (figure.querySelector("figcaption") || {}).textContent || "" : "";
+  return {src: i.getAttribute("src"), alt: i.getAttribute("alt") || "", caption: caption.trim()};
+});
+return {
+  bytes: total, kinds: kinds,
+  scripts: resources.filter((r) => r.name.endsWith(".js") || r.name.includes(".js?")).map((r) => new URL(r.name).pathname),
+  overflowing: overflowing, figures: figures,
+  icons_left: document.querySelectorAll('i[class*="fa-"], span[class*="fa-"]').length,
+  icons_drawn: document.querySelectorAll("svg.svg-inline--fa").length,
+  equations: document.querySelectorAll(".math").length,
+  pst_header: !!document.querySelector("#pst-header .primary-toggle, #pst-header .search-button-field")
+              || (document.getElementById("pst-header") || {offsetHeight: 0}).offsetHeight > 0,
+  search_fields: Array.from(document.querySelectorAll(".search-button-field")).filter((b) => b.offsetParent !== null).length,
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def first_visits(server, browser):
+    """Per page, what a first visit at 1280 px meets: console errors, weight, overflow, figures..."""
+    browser.set_window_size(1280, 900)
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+    facts = {}
+    try:
+        for doc in toc_pages():
+            url = f"{server}/{doc}.html"
+            browser.get(url)
+            browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+            browser.get_log("browser")  # drain
+            browser.get(url)
+            browser.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "const ready = () => (window.MathJax && MathJax.startup && MathJax.startup.promise"
+                "  ? MathJax.startup.promise : Promise.resolve()).then(() => setTimeout(() => done(true), 300));"
+                "if (document.readyState === 'complete') ready(); else window.addEventListener('load', ready);")
+            facts[doc] = browser.execute_script(PAGE_FACTS_JS)
+            facts[doc]["errors"] = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        browser.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
+    out = REPO / "build-artifacts"
+    out.mkdir(exist_ok=True)
+    weights = {doc: {"total_kb": round(f["bytes"] / 1024), **{k: round(v / 1024) for k, v in f["kinds"].items()}}
+               for doc, f in facts.items()}
+    (out / "page-weights.json").write_text(json.dumps(weights, indent=1))
+    print("page weight (KB):", {doc: w["total_kb"] for doc, w in weights.items()})
+    return facts
+
+
+def test_no_console_error_on_a_first_visit(first_visits):
+    """An empty localStorage once made the theme log "Got invalid theme mode"."""
+    errors = {doc: f["errors"] for doc, f in first_visits.items() if f["errors"]}
+    assert not errors, errors
+
+
+def test_no_code_block_is_wider_than_its_column_at_1280(first_visits):
+    wide = {doc: f["overflowing"] for doc, f in first_visits.items() if f["overflowing"]}
+    assert not wide, wide
+
+
+def test_one_search_field_and_no_second_header(first_visits):
+    for doc, f in first_visits.items():
+        assert not f["pst_header"], f"{doc}: the theme's second header (a second search bar) is back"
+        assert f["search_fields"] <= 1, f"{doc}: {f['search_fields']} search fields visible"
+
+
+def test_page_weight_without_what_the_theme_lets_us_cut(first_visits):
+    """fontawesome.js (1.5 MB) is replaced by the icons the book uses; MathJax loads only with maths."""
+    for doc, f in first_visits.items():
+        assert not any(s.endswith("/fontawesome.js") for s in f["scripts"]), f"{doc} still loads fontawesome.js"
+        assert f["icons_left"] == 0 and f["icons_drawn"] > 0, f"{doc}: {f['icons_left']} icons not drawn"
+        loads_mathjax = any("mathjax" in s.lower() for s in f["scripts"])
+        assert loads_mathjax == (f["equations"] > 0), f"{doc}: {f['equations']} equations, MathJax loaded: {loads_mathjax}"
+        framework = f["bytes"] - f["kinds"].get("image", 0)
+        assert framework < 2.75 * 2**20, f"{doc}: {framework / 2**20:.2f} MB of HTML, scripts, styles and fonts"
+
+
+def _figure_problems(figures: list[dict]) -> list[str]:
+    problems = []
+    for figure in figures:
+        name = Path(figure["src"]).name
+        alt = figure["alt"].strip()
+        if not alt or name in alt or alt.endswith((".png", ".svg", ".jpg")) or "_images/" in alt:
+            problems.append(f"{name}: alt text is {alt!r}")
+        if not figure["caption"]:
+            problems.append(f"{name}: no caption")
+    return problems
+
+
+@pytest.mark.parametrize("doc", [
+    pytest.param(doc, marks=pytest.mark.xfail(reason=FIGURES_PENDING, strict=False)) if is_notebook(doc) else doc
+    for doc in toc_pages()])
+def test_every_figure_has_alt_text_and_a_caption(doc, first_visits):
+    report_path = REPO / "build-artifacts" / "figures-report.json"
+    report = {d: {"figures": len(f["figures"]), "problems": _figure_problems(f["figures"])} for d, f in first_visits.items()}
+    report_path.write_text(json.dumps(report, indent=1))
+    problems = report[doc]["problems"]
+    assert not problems, f"{doc}: {len(problems)} problems in {report[doc]['figures']} figures: {problems}"
+
+
+# Navigation at 390 px and 1280 px ------------------------------------------------------------
+
+def _visible(browser, selector):
+    from selenium.webdriver.common.by import By
+
+    shown = [e for e in browser.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
+    assert shown, f"no visible {selector}"
+    return shown[0]
+
+
+def test_phone_menu_and_contents_buttons_open_their_sidebars(server, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(390, 844)
+    try:
+        _open(browser, f"{server}/book/07_clinical_pipeline.html")
+        _visible(browser, ".primary-toggle").click()
+        WebDriverWait(browser, 5).until(lambda b: b.execute_script(
+            "const d = document.getElementById('pst-primary-sidebar-modal'); return d && d.open;"))
+        links = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#pst-primary-sidebar-modal a'))"
+            ".filter(a => a.offsetParent !== null).map(a => a.textContent.trim());")
+        assert any("Regulation" in text for text in links), links[:5]
+        browser.save_screenshot(str(SHOTS / "phone-menu-open.png"))
+        browser.execute_script("document.getElementById('pst-primary-sidebar-modal').close();")
+        _visible(browser, ".secondary-toggle").click()
+        WebDriverWait(browser, 5).until(lambda b: b.execute_script(
+            "const d = document.getElementById('pst-secondary-sidebar-modal'); return d && d.open;"))
+        browser.save_screenshot(str(SHOTS / "phone-contents-open.png"))
+        browser.execute_script("document.getElementById('pst-secondary-sidebar-modal').close();")
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+SIDEBAR_HIDDEN_CLASS = "return document.getElementById('pst-primary-sidebar').classList.contains('pst-sidebar-hidden');"
+
+
+def test_desktop_sidebar_toggle_hides_and_shows_the_sidebar(server, browser):
+    browser.set_window_size(1280, 900)
+    _open(browser, f"{server}/book/02_lenet5_mnist.html")
+    hidden = "return getComputedStyle(document.getElementById('pst-primary-sidebar')).visibility === 'hidden';"
+    assert not browser.execute_script(hidden)
+    _visible(browser, ".primary-toggle").click()
+    browser.implicitly_wait(0)
+    assert browser.execute_script(SIDEBAR_HIDDEN_CLASS)
+    assert not browser.execute_script("const d = document.getElementById('pst-primary-sidebar-modal'); return d.open;")
+    _visible(browser, ".primary-toggle").click()
+    assert not browser.execute_script(SIDEBAR_HIDDEN_CLASS)
+
+
+# What the pages say -------------------------------------------------------------------------
+
+def test_html_scan_reports_every_leak(built_html):
+    """Every build-machine path, network error, warning, provenance string and word about how the
+    book was made, per page, in build-artifacts/html-scan.json. Chapters are being cleaned on
+    their own branches (issue 16 items 16-17), so their hits are reported, not failed, until the
+    lead sets STRICT at merge; the pages this branch owns must be clean now."""
+    from dataclasses import asdict
+
+    from tools.html_scan import scan_book
+
+    strict = os.environ.get("CXRLAB_HTML_SCAN_STRICT") == "1"
+    found = scan_book(built_html, [f"{doc}.html" for doc in toc_pages()])
+    (REPO / "build-artifacts").mkdir(exist_ok=True)
+    (REPO / "build-artifacts" / "html-scan.json").write_text(
+        json.dumps({page: [asdict(h) for h in hits] for page, hits in found.items()}, indent=1))
+    for page, hits in found.items():
+        for hit in hits:
+            print(f"{page}: [{hit.kind}] {hit.match!r}: ...{hit.context}...")
+    print(f"html scan: {sum(map(len, found.values()))} hits in {sum(1 for h in found.values() if h)} of {len(found)} pages")
+    assert len(found) == len(toc_pages())
+    # reported, not failed: the chapters' own interview answers, and the package's docstrings, whose
+    # documented defaults (~/.cache/cxrlab/data, Debian's /usr/share/datasets) and random seeds
+    # are not this machine's paths or the book's history
+    derived = {"_generated/interview_prep.html", "_generated/api.html"}
+    own = {page: hits for page, hits in found.items() if not is_notebook(page[:-len(".html")]) and page not in derived}
+    assert not any(own.values()), {p: [h.match for h in hits] for p, hits in own.items() if hits}
+    if strict:
+        assert not any(found.values()), {p: [h.match for h in hits] for p, hits in found.items() if hits}

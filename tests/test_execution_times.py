@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "book" / "_ext"))
+import tools.execution_times as gp
 
-import generated_pages as gp  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _report(mode="quick", seconds=(18.14, 63.06), succeeded=True):
@@ -53,7 +52,7 @@ def test_table_has_a_row_per_chapter_a_column_per_mode_and_says_what_is_missing(
 def test_the_committed_record_covers_every_chapter_of_the_book():
     record = json.loads((REPO / "book" / gp.RECORD).read_text())
     notebooks = {f"book/{p.stem}" for p in (REPO / "book").glob("*.ipynb")}
-    assert record["modes"], "record at least one build: python scripts/record_execution_times.py"
+    assert record["modes"], "record at least one build: python -m tools.execution_times"
     for mode, entry in record["modes"].items():
         assert set(entry["seconds"]) == notebooks, f"the {mode} record is stale: rebuild and record it again"
         assert all(s > 0 for s in entry["seconds"].values())
@@ -62,10 +61,10 @@ def test_the_committed_record_covers_every_chapter_of_the_book():
 def test_record_script_round_trip(tmp_path):
     report, record = tmp_path / "execution.json", tmp_path / "times.json"
     report.write_text(json.dumps(_report()))
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "record_execution_times.py"), str(report),
-                           "--record", str(record)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "tools.execution_times", str(report),
+                           "--record", str(record)], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(record.read_text())["modes"]["quick"]["seconds"]["book/01_cnn_basics"] == 18.1
-    missing = subprocess.run([sys.executable, str(REPO / "scripts" / "record_execution_times.py"),
-                              str(tmp_path / "none.json"), "--record", str(record)], capture_output=True, text=True)
+    missing = subprocess.run([sys.executable, "-m", "tools.execution_times",
+                              str(tmp_path / "none.json"), "--record", str(record)], cwd=REPO, capture_output=True, text=True)
     assert missing.returncode == 2 and "build the book first" in missing.stderr

@@ -1,6 +1,5 @@
 """Exercise checks against the hidden solutions in the chapters, so the two cannot drift."""
 
-import json
 import re
 from pathlib import Path
 
@@ -8,28 +7,13 @@ import numpy as np
 import pytest
 
 import cxrlab.exercises as exercises
+from tools.notebooks import solution_checks
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-SOLUTION = re.compile(r"(`{3,})\{admonition\} Solution\n(.*?)\n\1", re.S)
-CODE = re.compile(r"```python\n(.*?)\n```", re.S)
 
-
-def solution_snippets():
-    """Every ```python block inside a Solution admonition that calls check(...)."""
-    found = []
-    for path in sorted(BOOK.glob("*.ipynb")):
-        for cell in json.loads(path.read_text())["cells"]:
-            if cell["cell_type"] != "markdown":
-                continue
-            text = "".join(cell["source"])
-            for match in SOLUTION.finditer(text):
-                for code in CODE.findall(match.group(2)):
-                    if "check(" in code:
-                        found.append((path.stem, code))
-    return found
-
-
-SNIPPETS = solution_snippets()
+# Every Python block inside a Solution admonition (any fence: backticks or colons) that calls
+# check(...), found by the parser the student edition uses to remove the same solutions.
+SNIPPETS = solution_checks(BOOK)
 
 
 def test_every_stored_answer_has_a_solution_that_uses_it():
