@@ -15,7 +15,7 @@ import argparse
 
 import cxrlab
 from cxrlab import distributed
-from cxrlab.chest import chest_model, chest_report
+from cxrlab.chest_model import chest_model, chest_report
 
 
 def main() -> None:
