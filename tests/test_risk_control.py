@@ -53,7 +53,10 @@ def test_threshold_is_the_largest_valid_one():
     alpha = 0.1
     t = rc.conformal_risk_threshold(probs, labels, alpha)
     n = int((labels.sum(1) > 0).sum())
-    corrected = lambda r: n / (n + 1) * r + 1 / (n + 1)
+
+    def corrected(risk):
+        return n / (n + 1) * risk + 1 / (n + 1)
+
     assert corrected(rc.false_negative_rate(probs >= t, labels)) <= alpha
     above = np.unique(probs[labels == 1])
     above = above[above > t][0]
