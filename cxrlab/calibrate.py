@@ -366,7 +366,8 @@ def _binary_nll(z: np.ndarray, y: np.ndarray, temperature: float) -> float:
 
 
 def fit_temperatures_per_finding(logits: ArrayLike, labels: ArrayLike, *,
-                                 bounds: tuple[float, float] = (0.05, 20.0)) -> np.ndarray:
+                                 bounds: tuple[float, float] = (0.05, 20.0),
+                                 if_single_class: str = "raise") -> np.ndarray:
     """One temperature per finding, each minimising that finding's validation binary NLL.
 
     The sigmoid output of finding k becomes sigmoid(z_k / T_k) (Guo et al. 2017's temperature
@@ -377,6 +378,9 @@ def fit_temperatures_per_finding(logits: ArrayLike, labels: ArrayLike, *,
     Args:
         logits: float (N, F) validation logits (never the test split); labels: 0/1 (N, F).
         bounds: (low, high) search range of each T, with 0 < low < 1 < high.
+        if_single_class: what to do with a finding whose validation images are all negative
+            (or all positive), where no temperature is identified: ``"raise"`` (default) or
+            ``"keep"`` (T = 1, the probabilities are left as they are).
 
     Returns:
         float (F,) temperatures.
@@ -389,9 +393,13 @@ def fit_temperatures_per_finding(logits: ArrayLike, labels: ArrayLike, *,
     lo, hi = bounds
     if not 0 < lo < 1 < hi:
         raise ValueError(f"bounds must satisfy 0 < low < 1 < high, got {bounds}")
-    temperatures = np.empty(z.shape[1])
+    if if_single_class not in ("raise", "keep"):
+        raise ValueError(f"if_single_class must be 'raise' or 'keep', got {if_single_class!r}")
+    temperatures = np.ones(z.shape[1])
     for k in range(z.shape[1]):
         if y[:, k].min() == y[:, k].max():
+            if if_single_class == "keep":
+                continue
             raise ValueError(f"finding {k} has only {'positive' if y[0, k] else 'negative'} validation images; "
                              "a temperature needs both (use a larger validation split)")
         result = minimize_scalar(lambda log_t: _binary_nll(z[:, k], y[:, k], float(np.exp(log_t))),

@@ -29,6 +29,11 @@ of the calibration, as MAPIE's ``MultiLabelClassificationController`` does, and 
 reads "E[FNR | the image has at least one finding] <= alpha"; with
 ``images_without_findings="zero_loss"`` they count as a loss of 0 and the guarantee is over all
 images (a weaker promise about the images that matter).
+
+Several studies of one patient are not exchangeable with each other; patients are. Pass
+``patient_ids`` to make the patient the unit: each patient's loss is the mean FNR of its images,
+n counts patients, and the guarantee is about a new patient drawn like the calibration ones
+(split calibration and test data by patient as well).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from ._checks import probability, require_finite, to_numpy
 
@@ -95,7 +101,8 @@ def per_image_false_negative_rate(sets: object, labels: object) -> np.ndarray:
         return np.where(positives > 0, missed / np.maximum(positives, 1), np.nan)
 
 
-def false_negative_rate(sets: object, labels: object, *, images_without_findings: str = "exclude") -> float:
+def false_negative_rate(sets: object, labels: object, *, images_without_findings: str = "exclude",
+                        patient_ids: object | None = None) -> float:
     """Mean per-image false-negative rate of sets of findings (the risk conformal risk control bounds).
 
     Args:
@@ -103,6 +110,8 @@ def false_negative_rate(sets: object, labels: object, *, images_without_findings
         labels: 0/1 (N, F) ground truth.
         images_without_findings: ``"exclude"`` (mean over images with at least one finding) or
             ``"zero_loss"`` (such images count as 0, mean over all images).
+        patient_ids: optional (N,) patients: the mean over patients of each patient's mean
+            image FNR (the risk a patient-level calibration controls).
 
     Returns:
         float in [0, 1].
@@ -112,6 +121,15 @@ def false_negative_rate(sets: object, labels: object, *, images_without_findings
     """
     mode = _check_mode(images_without_findings)
     loss = per_image_false_negative_rate(sets, labels)
+    if patient_ids is not None:
+        ids = np.asarray(patient_ids)
+        if ids.shape != loss.shape:
+            raise ValueError(f"patient_ids must give one id per image ({len(loss)}), got shape {ids.shape}")
+        frame = pd.DataFrame({"patient": ids, "loss": np.nan_to_num(loss, nan=0.0) if mode == "zero_loss" else loss})
+        per_patient = frame.groupby("patient")["loss"].mean().dropna()
+        if per_patient.empty:
+            raise ValueError("no image has a finding, so the false-negative rate is undefined")
+        return float(per_patient.mean())
     if mode == "zero_loss":
         return float(np.nan_to_num(loss, nan=0.0).mean())
     if np.isnan(loss).all():
@@ -120,7 +138,7 @@ def false_negative_rate(sets: object, labels: object, *, images_without_findings
 
 
 def risk_curve(probs: object, labels: object, thresholds: object, *,
-               images_without_findings: str = "exclude") -> np.ndarray:
+               images_without_findings: str = "exclude", patient_ids: object | None = None) -> np.ndarray:
     """Empirical FNR of the sets {k : p_k >= t} at each threshold t (monotone non-decreasing in t).
 
     Args:
@@ -128,33 +146,49 @@ def risk_curve(probs: object, labels: object, thresholds: object, *,
         labels: 0/1 (N, F).
         thresholds: 1-D array of thresholds in [0, 1].
         images_without_findings: as in :func:`false_negative_rate`.
+        patient_ids: optional (N,) patients; the risk is then the mean over patients of each
+            patient's mean image FNR.
 
     Returns:
         float array, one risk per threshold.
     """
     p, y = _check_probs_labels(probs, labels)
     t = np.asarray(thresholds, dtype=np.float64).ravel()
-    values, weights, _ = _positive_weights(p, y, _check_mode(images_without_findings))
+    values, weights, _ = _positive_weights(p, y, _check_mode(images_without_findings), patient_ids)
     order = np.argsort(values, kind="stable")
     values, cumulative = values[order], np.r_[0.0, np.cumsum(weights[order])]
     return cumulative[np.searchsorted(values, t, side="left")]
 
 
-def _positive_weights(p: np.ndarray, y: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """Probabilities of the true findings, each weighted 1 / (n * its image's number of findings).
+def _positive_weights(p: np.ndarray, y: np.ndarray, mode: str,
+                      patient_ids: object | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Probabilities of the true findings, each weighted by its share of the mean loss.
 
-    The empirical risk at threshold t is then the sum of the weights of true findings with
-    p < t (the ones a set {p >= t} leaves out). Returns (values, weights, n).
+    Without patients, each image's loss (its FNR) counts 1 / n and each of its true findings
+    1 / (n * its number of findings). With ``patient_ids`` the unit is the patient: a patient's
+    loss is the mean FNR of its (used) images, each patient counts 1 / n_patients. The
+    empirical risk at threshold t is the sum of the weights of true findings with p < t (those
+    a set {p >= t} leaves out). Returns (values, weights, n units).
     """
     positives = y.sum(axis=1)
     used = positives > 0 if mode == "exclude" else np.ones(len(y), bool)
-    n = int(used.sum())
+    if patient_ids is None:
+        n = int(used.sum())
+        image_weight = np.where(used, 1.0 / max(n, 1), 0.0)
+    else:
+        ids = np.asarray(patient_ids)
+        if ids.shape != (len(y),):
+            raise ValueError(f"patient_ids must give one id per image ({len(y)}), got shape {ids.shape}")
+        _, unit = np.unique(ids, return_inverse=True)
+        images_per_unit = np.bincount(unit, weights=used.astype(float))
+        n = int((images_per_unit > 0).sum())
+        image_weight = np.where(used, 1.0 / (max(n, 1) * np.maximum(images_per_unit[unit], 1)), 0.0)
     if n == 0:
         raise ValueError("no calibration image has a finding; conformal risk control of the "
                          "false-negative rate needs images with at least one finding")
     rows, cols = np.nonzero(y & used[:, None])
     values = p[rows, cols]
-    weights = 1.0 / (n * positives[rows])
+    weights = image_weight[rows] / positives[rows]
     return values, weights, n
 
 
@@ -173,7 +207,7 @@ def min_calibration_size(alpha: float, bound: float = 1.0) -> int:
 
 
 def conformal_risk_threshold(probs: object, labels: object, alpha: float, *,
-                             images_without_findings: str = "exclude") -> float:
+                             images_without_findings: str = "exclude", patient_ids: object | None = None) -> float:
     """Largest threshold t with n/(n+1) * FNR_n(t) + 1/(n+1) <= alpha (Angelopoulos et al. 2022).
 
     The sets {k : p_k >= t} of new exchangeable images then have E[FNR] <= alpha. The search is
@@ -185,6 +219,10 @@ def conformal_risk_threshold(probs: object, labels: object, alpha: float, *,
         labels: 0/1 (N, F) calibration ground truth.
         alpha: target false-negative rate in (0, 1).
         images_without_findings: ``"exclude"`` (default, like MAPIE) or ``"zero_loss"``.
+        patient_ids: optional (N,) patient of each image. Images of one patient are not
+            exchangeable with each other, patients are: with ids, the loss is each patient's
+            mean image FNR, n is the number of patients, and the guarantee is about a new
+            patient (split calibration and test data by patient too).
 
     Returns:
         the threshold t in [0, 1].
@@ -195,11 +233,12 @@ def conformal_risk_threshold(probs: object, labels: object, alpha: float, *,
     """
     alpha = probability(alpha, "alpha")
     p, y = _check_probs_labels(probs, labels)
-    values, weights, n = _positive_weights(p, y, _check_mode(images_without_findings))
+    values, weights, n = _positive_weights(p, y, _check_mode(images_without_findings), patient_ids)
     if n < min_calibration_size(alpha):
-        raise ValueError(f"{n} calibration images are too few for alpha={alpha:g}: conformal risk control "
+        unit = "patients" if patient_ids is not None else "images"
+        raise ValueError(f"{n} calibration {unit} are too few for alpha={alpha:g}: conformal risk control "
                          f"needs at least {min_calibration_size(alpha)} (n >= 1/alpha - 1); add calibration "
-                         "images or use a larger alpha")
+                         "data or use a larger alpha")
     order = np.argsort(values, kind="stable")
     values, weights = values[order], weights[order]
     # risk at threshold values[j]: weights of strictly smaller values (ties count as kept)
@@ -230,12 +269,16 @@ class FalseNegativeRateControl:
         self.n_calibration: int | None = None
         self.calibration_risk: float | None = None
 
-    def fit(self, cal_probs: object, cal_labels: object) -> "FalseNegativeRateControl":
-        """Choose the threshold on held-out calibration probabilities (N, F) and 0/1 labels (N, F)."""
+    def fit(self, cal_probs: object, cal_labels: object, *, patient_ids: object | None = None) -> "FalseNegativeRateControl":
+        """Choose the threshold on held-out calibration probabilities (N, F) and 0/1 labels (N, F).
+
+        ``patient_ids`` (N,) makes patients the unit (see :func:`conformal_risk_threshold`);
+        ``n_calibration`` is then the number of patients.
+        """
         p, y = _check_probs_labels(cal_probs, cal_labels)
-        self.threshold = conformal_risk_threshold(p, y, self.alpha,
-                                                  images_without_findings=self.images_without_findings)
-        _, _, self.n_calibration = _positive_weights(p, y, self.images_without_findings)
+        self.threshold = conformal_risk_threshold(p, y, self.alpha, images_without_findings=self.images_without_findings,
+                                                  patient_ids=patient_ids)
+        _, _, self.n_calibration = _positive_weights(p, y, self.images_without_findings, patient_ids)
         self.calibration_risk = false_negative_rate(p >= self.threshold, y,
                                                     images_without_findings=self.images_without_findings)
         return self

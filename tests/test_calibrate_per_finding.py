@@ -77,5 +77,8 @@ def test_clear_errors():
         calibrate.fit_temperatures_per_finding(np.array([[np.nan], [1.0]]), np.array([[0], [1]]))
     with pytest.raises(ValueError, match="only negative"):
         calibrate.fit_temperatures_per_finding(np.ones((5, 1)), np.zeros((5, 1)))
+    kept = calibrate.fit_temperatures_per_finding(np.c_[np.ones(6), np.arange(6.0) - 3],
+                                                  np.c_[np.zeros(6), [0, 0, 1, 0, 1, 1]], if_single_class="keep")
+    assert kept[0] == 1.0 and kept[1] != 1.0
     with pytest.raises(ValueError, match="positive"):
         calibrate.apply_temperatures_per_finding(np.ones((5, 2)), [1.0, 0.0])

@@ -140,3 +140,40 @@ def test_matches_mapie_multilabel_controller():
                 predict_function=lambda x: x, risk="recall", method="crc",
                 target_level=1 - alpha).calibrate(probs, labels)
         assert float(coarse.best_predict_param[0]) < ours <= float(coarse.best_predict_param[0]) + 0.01 + 1e-12
+
+
+def test_patient_ids_with_one_image_each_change_nothing():
+    probs, labels = synthetic_multilabel(300, seed=7)
+    ids = np.arange(300)
+    assert rc.conformal_risk_threshold(probs, labels, 0.1, patient_ids=ids) == rc.conformal_risk_threshold(probs, labels, 0.1)
+    sets = probs >= 0.3
+    assert rc.false_negative_rate(sets, labels, patient_ids=ids) == pytest.approx(rc.false_negative_rate(sets, labels))
+
+
+def test_patient_level_weights_by_hand():
+    # patient a: two images with one finding each, p = .2 and .6; patient b: one image, two findings .4, .9
+    probs = np.array([[0.2, 0.0], [0.6, 0.0], [0.4, 0.9]])
+    labels = np.array([[1, 0], [1, 0], [1, 1]])
+    ids = np.array(["a", "a", "b"])
+    curve = rc.risk_curve(probs, labels, [0.3, 0.5, 0.7, 0.95], patient_ids=ids)
+    # t=.3 misses a's first image: a's loss 1/2, b 0 -> 1/4; t=.5 also b's .4: b 1/2 -> 1/2
+    # t=.7 misses a's second image too: a 1 -> 3/4; t=.95 misses everything -> 1
+    np.testing.assert_allclose(curve, [0.25, 0.5, 0.75, 1.0])
+    assert rc.false_negative_rate(probs >= 0.5, labels, patient_ids=ids) == pytest.approx(0.5)
+
+
+def test_guarantee_over_patient_splits_with_repeated_studies():
+    rng = np.random.default_rng(8)
+    n_patients, studies = 600, 3
+    probs, labels = synthetic_multilabel(n_patients, seed=8)
+    patient = np.repeat(np.arange(n_patients), studies)
+    noisy = np.clip(np.repeat(probs, studies, 0) + rng.normal(scale=0.05, size=(n_patients * studies, 5)), 0, 1)
+    labels = np.repeat(labels, studies, 0)
+    risks = []
+    for _ in range(200):
+        cal_ids = rng.permutation(n_patients)[:150]
+        cal = np.isin(patient, cal_ids)
+        crc = rc.FalseNegativeRateControl(0.1).fit(noisy[cal], labels[cal], patient_ids=patient[cal])
+        risks.append(rc.false_negative_rate(crc.predict(noisy[~cal]), labels[~cal], patient_ids=patient[~cal]))
+    assert crc.n_calibration <= 150
+    assert np.mean(risks) <= 0.1 + 3 * np.std(risks, ddof=1) / np.sqrt(len(risks))
