@@ -82,3 +82,21 @@ def test_clear_errors():
     assert kept[0] == 1.0 and kept[1] != 1.0
     with pytest.raises(ValueError, match="positive"):
         calibrate.apply_temperatures_per_finding(np.ones((5, 2)), [1.0, 0.0])
+
+
+def test_ece_interval_is_bias_corrected_and_holds_its_estimate():
+    """The bootstrap ECEs sit above the estimate; the corrected estimate sits inside the basic interval."""
+    rng = np.random.default_rng(4)
+    patients = np.repeat(np.arange(150), 2)
+    probs = rng.uniform(size=(150, 2))
+    labels = np.repeat((rng.uniform(size=probs.shape) < probs).astype(int), 2, axis=0)   # calibrated: true ECE 0
+    probs = np.repeat(probs, 2, axis=0)                                 # two identical studies per patient
+    table = calibrate.ece_per_finding_with_interval(probs, labels, patient_ids=patients, n_resamples=200)
+    np.testing.assert_allclose(table.ece, calibrate.expected_calibration_error_per_finding(probs, labels))
+    assert (table.bias > 0).all() and (table.ece_corrected < table.ece).all()
+    assert ((table.low <= table.ece_corrected) & (table.ece_corrected <= table.high)).all()
+    assert set(table.unit) == {"patients"}
+    by_image = calibrate.ece_per_finding_with_interval(probs, labels, n_resamples=200)
+    assert ((by_image.high - by_image.low) < (table.high - table.low)).all()
+    with pytest.raises(ValueError, match="n_resamples"):
+        calibrate.ece_per_finding_with_interval(probs, labels, n_resamples=5)
