@@ -102,11 +102,13 @@ def chest_config(rt: Runtime) -> dict:
     )
 
 
-def chest_data(rt: Runtime, *, progress: bool | None = None) -> ChestBundle:
-    """The data the shared model trains on: ``load_chest(source="auto")`` at the mode's size,
-    number of images and phantom factors (which real data ignore), seeded with ``rt.seed``."""
+def chest_data(rt: Runtime, *, source: str = "auto", progress: bool | None = None) -> ChestBundle:
+    """The data the shared model trains on: ``load_chest(source=source)`` (default "auto": real
+    data when fetched) at the mode's size, number of images and phantom factors (which real data
+    ignore), seeded with ``rt.seed``. ``source="phantom"`` gives the phantom set of this mode
+    (what chapter 8 scores explanations on when the real set, which has no masks, is in use)."""
     cfg = chest_config(rt)
-    return load_chest(n=cfg["n"], size=cfg["size"], seed=rt.seed, source="auto", enrichment=cfg["enrichment"],
+    return load_chest(n=cfg["n"], size=cfg["size"], seed=rt.seed, source=source, enrichment=cfg["enrichment"],
                       lesion_contrast=cfg["lesion_contrast"], progress=progress)
 
 

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
+import torch.nn as nn
 
 from ._checks import positive_int, to_numpy
 from .bootstrap import bootstrap_interval
@@ -108,7 +110,7 @@ def macro_auroc(labels: object, scores: object) -> float:
 
 
 def per_finding_table(labels: object, scores: object, classes: Sequence[str], *,
-                      patient_ids: Sequence | np.ndarray | None = None, n_resamples: int = 1000,
+                      patient_ids: Sequence | np.ndarray | None = None, n_resamples: int | None = 1000,
                       confidence: float = 0.95, seed: int = 0, reference: dict[str, float] | None = None
                       ) -> pd.DataFrame:
     """One row per finding: prevalence, positives, AUROC with its bootstrap interval, AUPRC.
@@ -118,7 +120,8 @@ def per_finding_table(labels: object, scores: object, classes: Sequence[str], *,
         classes: the F finding names.
         patient_ids: (N,) patient of each image: the interval resamples patients (a cluster
             bootstrap). None resamples images (say so when you report it).
-        n_resamples, confidence, seed: of the bootstrap (``cxrlab.bootstrap.bootstrap_interval``).
+        n_resamples, confidence, seed: of the bootstrap (``cxrlab.bootstrap.bootstrap_interval``);
+            ``n_resamples=None`` skips the intervals (NaN), for quick comparisons.
         reference: optional published AUROC per finding name, shown as a last column.
 
     Returns:
@@ -131,7 +134,8 @@ def per_finding_table(labels: object, scores: object, classes: Sequence[str], *,
             the wrong length.
     """
     y, s = _check(labels, scores)
-    n_resamples = positive_int(n_resamples, "n_resamples")
+    if n_resamples is not None:
+        n_resamples = positive_int(n_resamples, "n_resamples")
     classes = list(classes)
     if len(classes) != y.shape[1]:
         raise ValueError(f"classes has {len(classes)} names for {y.shape[1]} columns")
@@ -149,12 +153,13 @@ def per_finding_table(labels: object, scores: object, classes: Sequence[str], *,
         if 0 < positives < len(yk):
             row["auroc"] = auroc(yk, sk)
             row["auprc"] = auprc(yk, sk)
-            try:
-                interval = bootstrap_interval(auroc, yk, sk, clusters=patient_ids, n_resamples=n_resamples,
-                                              confidence=confidence, seed=seed)
-                row["auroc_low"], row["auroc_high"] = interval.low, interval.high
-            except ValueError:
-                pass  # too few positives for enough defined resamples: no interval
+            if n_resamples is not None:
+                try:
+                    interval = bootstrap_interval(auroc, yk, sk, clusters=patient_ids, n_resamples=n_resamples,
+                                                  confidence=confidence, seed=seed)
+                    row["auroc_low"], row["auroc_high"] = interval.low, interval.high
+                except ValueError:
+                    pass  # too few positives for enough defined resamples: no interval
         if reference is not None:
             row["published_auroc"] = reference.get(name, np.nan)
         rows.append(row)
@@ -174,4 +179,31 @@ def chexnet_reference(classes: Sequence[str]) -> dict[str, str]:
     return out
 
 
-__all__ = ["auroc", "auprc", "macro_auroc", "per_finding_table", "chexnet_reference", "CHEXNET_AUROC"]
+class SingleFinding(nn.Module):
+    """A multi-label model seen as a two-class model of one finding.
+
+    Its output is the logit pair ``[0, z_k]`` for finding ``index``, so a softmax over it gives
+    exactly ``sigmoid(z_k)``, the finding's own probability. Tools written for mutually
+    exclusive classes (a softmax over the outputs, e.g. deletion and insertion curves) then
+    score the probability a multi-label model really gives, with target class 1.
+
+    Args:
+        model: maps (B, C, H, W) to (B, F) logits. index: the finding, 0 <= index < F.
+    """
+
+    def __init__(self, model: nn.Module, index: int):
+        super().__init__()
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise ValueError(f"index must be a finding's column (an int >= 0), got {index!r}")
+        self.model = model
+        self.index = int(index)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)
+        if self.index >= logits.shape[1]:
+            raise ValueError(f"finding {self.index} does not exist: the model has {logits.shape[1]} outputs")
+        z = logits[:, self.index:self.index + 1]
+        return torch.cat([torch.zeros_like(z), z], dim=1)
+
+
+__all__ = ["SingleFinding", "auroc", "auprc", "macro_auroc", "per_finding_table", "chexnet_reference", "CHEXNET_AUROC"]

@@ -74,3 +74,16 @@ def test_table_bad_input():
         per_finding_table(np.zeros((4, 2)), np.zeros((4, 2)), ["one"])
     with pytest.raises(ValueError, match="patient_ids"):
         per_finding_table(np.zeros((4, 1)), np.zeros((4, 1)), ["one"], patient_ids=[1, 2])
+
+
+def test_single_finding_turns_a_sigmoid_into_a_two_class_softmax():
+    import torch
+
+    from cxrlab.findings import SingleFinding
+
+    model = torch.nn.Linear(3, 4)
+    x = torch.randn(5, 3)
+    wrapped = SingleFinding(model, 2)
+    torch.testing.assert_close(wrapped(x).softmax(1)[:, 1], torch.sigmoid(model(x)[:, 2]))
+    with pytest.raises(ValueError, match="does not exist"):
+        SingleFinding(model, 7)(x)

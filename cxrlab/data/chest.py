@@ -122,7 +122,7 @@ class ChestBundle(DataBundle):
 
     def prevalence(self) -> pd.DataFrame:
         """Fraction of images (0-1) with each finding, per split: rows findings, columns splits."""
-        return pd.DataFrame({s: self.labels(s).mean(0).numpy() for s in SPLITS}, index=self.classes)
+        return pd.DataFrame({s: self.labels(s).double().mean(0).numpy() for s in SPLITS}, index=self.classes)
 
     def patient_ids(self, split: str = "test") -> np.ndarray | None:
         """Patient identifier of every image of ``split``, or None when the set does not say."""
