@@ -439,3 +439,250 @@ __all__ = [
     "negative_log_likelihood", "fit_temperature", "apply_temperature", "check_probs_labels",
     "Interval", "bootstrap_ci", "plot_reliability",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per finding: multi-label (sigmoid) models, one probability per finding and image.
+#
+# A multi-label chest model gives each finding its own probability p_k = sigmoid(z_k); the
+# findings co-occur, so there is no "top class" and the top-label ECE above does not apply.
+# Each finding is a binary forecast of its own: its reliability curve bins p_k on [0, 1] and
+# compares the mean p_k with the observed rate of the finding in each bin (the class-wise
+# calibration of Kull et al. 2019; Naeini et al. 2015 for the binned ECE), and temperature
+# scaling fits one temperature per finding (Guo et al. 2017's temperature scaling applied to
+# each sigmoid output; with a bias too it would be Platt scaling, Platt 1999).
+# ---------------------------------------------------------------------------------------------
+
+def _check_multilabel(values: ArrayLike, labels: ArrayLike | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    v = _to_numpy(values).astype(np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    if v.ndim != 2 or v.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N, F): one value per image and finding, got {np.shape(values)}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or infinity; remove or repair those images first")
+    if labels is None:
+        return v, None
+    y = _to_numpy(labels).astype(np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape != v.shape:
+        raise ValueError(f"labels must have the shape of {name} {v.shape} (one 0/1 per image and finding), "
+                         f"got {np.shape(labels)}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 (finding absent) or 1 (present) for every image and finding")
+    return v, y
+
+
+def _check_finding_probs(probs: ArrayLike, labels: ArrayLike | None) -> tuple[np.ndarray, np.ndarray | None]:
+    p, y = _check_multilabel(probs, labels, "probs")
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(f"probs must lie in [0, 1], got values in [{p.min():.3g}, {p.max():.3g}]; "
+                         "apply a sigmoid to each finding's logit first")
+    return p, y
+
+
+def finding_reliability_curve(probs: ArrayLike, labels: ArrayLike, n_bins: int = 10) -> ReliabilityCurve:
+    """Reliability curve of one finding's probability: mean p and observed rate per bin.
+
+    Args:
+        probs: float (N,) probabilities of the finding, in [0, 1].
+        labels: 0/1 (N,) whether the finding is present.
+        n_bins: equal-width bins on [0, 1], right-closed (0 goes to the first bin).
+
+    Returns:
+        ReliabilityCurve whose ``confidence`` is the mean predicted probability and whose
+        ``accuracy`` is the fraction of images with the finding, per bin (NaN if empty);
+        ``ece()`` is the binned ECE of this finding.
+
+    Raises:
+        ValueError: shapes differ, probabilities outside [0, 1], non-finite values, labels not 0/1.
+    """
+    p, y = _check_finding_probs(probs, labels)
+    if p.shape[1] != 1:
+        raise ValueError(f"finding_reliability_curve takes one finding (N,), got {p.shape[1]} columns; "
+                         "use reliability_curves_per_finding for (N, F)")
+    n_bins = _check_bins(n_bins)
+    p, y = p[:, 0], y[:, 0]
+    index = np.clip(np.ceil(p * n_bins).astype(int) - 1, 0, n_bins - 1)
+    counts = np.bincount(index, minlength=n_bins).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(index, weights=p, minlength=n_bins) / counts
+        rate = np.bincount(index, weights=y, minlength=n_bins) / counts
+    return ReliabilityCurve(np.linspace(0.0, 1.0, n_bins + 1), mean_p, rate, counts)
+
+
+def reliability_curves_per_finding(probs: ArrayLike, labels: ArrayLike, n_bins: int = 10) -> list[ReliabilityCurve]:
+    """One :func:`finding_reliability_curve` per column of (N, F) probabilities and 0/1 labels."""
+    p, y = _check_finding_probs(probs, labels)
+    return [finding_reliability_curve(p[:, k], y[:, k], n_bins) for k in range(p.shape[1])]
+
+
+def expected_calibration_error_per_finding(probs: ArrayLike, labels: ArrayLike, n_bins: int = 10) -> np.ndarray:
+    """Binned ECE of each finding, float (F,) in [0, 1]: sum_b (n_b / N) |rate_b - mean p_b|.
+
+    Args:
+        probs: float (N, F) sigmoid probabilities; labels: 0/1 (N, F); n_bins: equal-width bins.
+
+    Returns:
+        one ECE per finding. A rare finding has most images in the lowest bin, so its ECE is
+        small in absolute terms; compare it with the finding's prevalence.
+    """
+    return np.array([curve.ece() for curve in reliability_curves_per_finding(probs, labels, n_bins)])
+
+
+def _binary_nll(z: np.ndarray, y: np.ndarray, temperature: float) -> float:
+    s = z / temperature
+    # mean of -[y log sigmoid(s) + (1 - y) log(1 - sigmoid(s))] = mean(softplus(s) - y s)
+    return float(np.mean(np.logaddexp(0.0, s) - y * s))
+
+
+def fit_temperatures_per_finding(logits: ArrayLike, labels: ArrayLike, *,
+                                 bounds: tuple[float, float] = (0.05, 20.0),
+                                 if_single_class: str = "raise") -> np.ndarray:
+    """One temperature per finding, each minimising that finding's validation binary NLL.
+
+    The sigmoid output of finding k becomes sigmoid(z_k / T_k) (Guo et al. 2017's temperature
+    scaling, applied to each output of a multi-label model). Dividing a logit by T_k > 0 keeps
+    its sign and the order of the images, so each finding's AUROC is unchanged.
+    T_k > 1 softens an over-confident finding; T_k < 1 sharpens an under-confident one.
+
+    Args:
+        logits: float (N, F) validation logits (never the test split); labels: 0/1 (N, F).
+        bounds: (low, high) search range of each T, with 0 < low < 1 < high.
+        if_single_class: what to do with a finding whose validation images are all negative
+            (or all positive), where no temperature is identified: ``"raise"`` (default) or
+            ``"keep"`` (T = 1, the probabilities are left as they are).
+
+    Returns:
+        float (F,) temperatures.
+
+    Raises:
+        ValueError: bad shapes or values, bad bounds, or a finding with no positive or no
+            negative validation image (its temperature is not identified).
+    """
+    z, y = _check_multilabel(logits, labels, "logits")
+    lo, hi = bounds
+    if not 0 < lo < 1 < hi:
+        raise ValueError(f"bounds must satisfy 0 < low < 1 < high, got {bounds}")
+    if if_single_class not in ("raise", "keep"):
+        raise ValueError(f"if_single_class must be 'raise' or 'keep', got {if_single_class!r}")
+    temperatures = np.ones(z.shape[1])
+    for k in range(z.shape[1]):
+        if y[:, k].min() == y[:, k].max():
+            if if_single_class == "keep":
+                continue
+            raise ValueError(f"finding {k} has only {'positive' if y[0, k] else 'negative'} validation images; "
+                             "a temperature needs both (use a larger validation split)")
+        result = minimize_scalar(lambda log_t: _binary_nll(z[:, k], y[:, k], float(np.exp(log_t))),
+                                 bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-6})
+        temperatures[k] = float(np.exp(result.x))
+    return temperatures
+
+
+def apply_temperatures_per_finding(logits: ArrayLike, temperatures: ArrayLike) -> np.ndarray:
+    """Probabilities sigmoid(z_k / T_k), float (N, F), for (N, F) logits and F positive temperatures."""
+    z, _ = _check_multilabel(logits, None, "logits")
+    t = np.asarray(temperatures, dtype=np.float64).ravel()
+    if t.shape != (z.shape[1],) or not np.all(np.isfinite(t)) or t.min() <= 0:
+        raise ValueError(f"temperatures must be {z.shape[1]} positive finite numbers (one per finding), got {t}")
+    return 1.0 / (1.0 + np.exp(-z / t))
+
+
+def binary_negative_log_likelihood_per_finding(logits: ArrayLike, labels: ArrayLike,
+                                               temperatures: ArrayLike | None = None) -> np.ndarray:
+    """Mean binary cross-entropy (nats) of each finding, float (F,), at the given temperatures (default 1)."""
+    z, y = _check_multilabel(logits, labels, "logits")
+    t = np.ones(z.shape[1]) if temperatures is None else np.asarray(temperatures, dtype=np.float64).ravel()
+    if t.shape != (z.shape[1],) or t.min() <= 0:
+        raise ValueError(f"temperatures must be {z.shape[1]} positive numbers, got {t}")
+    return np.array([_binary_nll(z[:, k], y[:, k], float(t[k])) for k in range(z.shape[1])])
+
+
+def ece_per_finding_with_interval(probs: ArrayLike, labels: ArrayLike, *, patient_ids: ArrayLike | None = None,
+                                  n_bins: int = 10, n_resamples: int = 500, confidence: float = 0.95,
+                                  seed: int = 0):
+    """Each finding's ECE with a bias-corrected bootstrap estimate and interval, resampling patients.
+
+    The binned ECE is biased upwards (noise in a bin's rate looks like miscalibration), and a
+    bootstrap resample, with fewer distinct patients, is noisier still: the resampled ECEs sit
+    above the estimate, and a percentile interval can lie entirely above it. So this reports the
+    bootstrap bias b = mean(ECE*) - ECE, the bias-corrected estimate ECE - b, and the *basic*
+    bootstrap interval [2 ECE - q_high, 2 ECE - q_low] around it, clipped at 0 (Efron and
+    Tibshirani 1993, ch. 10 and 13; Davison and Hinkley 1997, section 5.2). Resamples are of
+    patients when ``patient_ids`` is given (several studies of one patient are not independent).
+
+    Args:
+        probs: float (N, F) probabilities in [0, 1]; labels: 0/1 (N, F).
+        patient_ids: optional (N,) patient of each image.
+        n_bins: equal-width bins; n_resamples: bootstrap resamples (>= 20);
+        confidence: interval coverage in (0, 1); seed: generator seed.
+
+    Returns:
+        DataFrame with one row per finding (index 0..F-1): ``ece``, ``bias``, ``ece_corrected``,
+        ``low``, ``high``, ``unit`` ("patients" or "images").
+
+    Raises:
+        ValueError: bad shapes or values, ``n_resamples`` < 20, ``confidence`` outside (0, 1).
+    """
+    import pandas as pd
+
+    p, y = _check_finding_probs(probs, labels)
+    n_bins = _check_bins(n_bins)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 20:
+        raise ValueError(f"n_resamples must be an integer >= 20, got {n_resamples!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if patient_ids is None:
+        groups = [np.array([i]) for i in range(len(p))]
+        unit = "images"
+    else:
+        ids = np.asarray(patient_ids)
+        if ids.shape != (len(p),):
+            raise ValueError(f"patient_ids must give one id per image ({len(p)}), got shape {ids.shape}")
+        _, inverse = np.unique(ids, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
+        unit = "patients"
+    rng = np.random.default_rng(seed)
+    estimate = expected_calibration_error_per_finding(p, y, n_bins)
+    draws = np.empty((n_resamples, p.shape[1]))
+    for r in range(n_resamples):
+        index = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
+        draws[r] = expected_calibration_error_per_finding(p[index], y[index], n_bins)
+    tail = (1 - confidence) / 2
+    q_low, q_high = np.quantile(draws, [tail, 1 - tail], axis=0)
+    bias = draws.mean(axis=0) - estimate
+    return pd.DataFrame({"ece": estimate, "bias": bias, "ece_corrected": np.clip(estimate - bias, 0, None),
+                         "low": np.clip(2 * estimate - q_high, 0, None), "high": np.clip(2 * estimate - q_low, 0, None),
+                         "unit": unit})
+
+
+def plot_finding_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", color: str = "C0",
+                             title: str | None = None):
+    """Reliability diagram of one finding: observed rate against mean predicted probability per bin.
+
+    Points are sized by the number of images in the bin (most images of a rare finding sit in
+    the lowest bin); the dashed diagonal is perfect calibration. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.6))
+    used = curve.counts > 0
+    sizes = 12 + 160 * np.sqrt(curve.counts[used] / max(1, curve.counts.sum()))
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.plot(curve.confidence[used], curve.accuracy[used], "-", color=color, lw=1.2, alpha=0.8)
+    ax.scatter(curve.confidence[used], curve.accuracy[used], s=sizes, color=color, edgecolor="black",
+               linewidth=0.4, zorder=3, label=f"{label} (ECE {curve.ece():.3f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability", ylabel="observed rate",
+           title=title or "Reliability of one finding")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+__all__ += [
+    "finding_reliability_curve", "reliability_curves_per_finding", "expected_calibration_error_per_finding",
+    "fit_temperatures_per_finding", "apply_temperatures_per_finding", "binary_negative_log_likelihood_per_finding",
+    "plot_finding_reliability", "ece_per_finding_with_interval",
+]

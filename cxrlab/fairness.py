@@ -347,3 +347,95 @@ def flag_gaps(table: pd.DataFrame, metric: str = "auroc", max_gap: float = 0.05,
 
 __all__ = ["METRICS", "MISSING", "subgroup_metrics", "flag_gaps", "holm", "group_labels", "auroc", "sensitivity",
            "specificity", "binary_ece"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per finding, with a patient-level bootstrap: multi-label chest models.
+# ---------------------------------------------------------------------------------------------
+
+def subgroup_auroc_per_finding(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike | pd.Series | pd.DataFrame, *,
+                               findings: list[str] | tuple[str, ...] | None = None,
+                               patient_ids: ArrayLike | None = None, n_resamples: int = 500,
+                               confidence: float = 0.95, min_positives: int = 5, seed: int = 0) -> pd.DataFrame:
+    """AUROC of every finding in every subgroup, each with a bootstrap interval over patients.
+
+    One patient with several studies contributes correlated images; resampling images would
+    give intervals that are too narrow, so when ``patient_ids`` is given the bootstrap
+    resamples the group's patients (a cluster bootstrap, :func:`cxrlab.bootstrap.bootstrap_interval`).
+
+    Args:
+        labels: 0/1 (N, F), finding k present in image i.
+        scores: float (N, F) in [0, 1], the model's probability of each finding (sigmoid outputs).
+        groups: the subgroup of each image: a 1-D array of N values (one grouping), or a
+            DataFrame with one column per grouping (``sex``, ``age_group``, ``view``, ``site``).
+        findings: F finding names (default ``finding 0`` ...).
+        patient_ids: N patient identifiers; strongly recommended (without them images are
+            resampled and the ``unit`` column says so).
+        n_resamples: bootstrap resamples per (finding, group).
+        confidence: interval coverage in (0, 1).
+        min_positives: fewest positive *and* negative images for an AUROC to be reported; below
+            it the row has NaN and a ``note``.
+        seed: seed of the bootstrap.
+
+    Returns:
+        DataFrame, one row per (grouping, group, finding), the group ``"all"`` first within each
+        finding: ``grouping, group, finding, images, patients, positives, prevalence, auroc,
+        auroc_low, auroc_high, unit, note``.
+
+    Raises:
+        ValueError: shapes that do not match, labels not 0/1, scores outside [0, 1] or non-finite,
+            a wrong number of finding names or patient ids.
+    """
+    from .bootstrap import bootstrap_interval
+
+    y = np.asarray(labels, dtype=np.float64)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.ndim == 1:
+        y, s = y[:, None], (s[:, None] if s.ndim == 1 else s)
+    if y.ndim != 2 or s.shape != y.shape or len(y) == 0:
+        raise ValueError(f"labels and scores must both have shape (N, F), got {np.shape(labels)} and {np.shape(scores)}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 (finding absent) or 1 (present)")
+    if not np.all(np.isfinite(s)) or s.min() < 0 or s.max() > 1:
+        raise ValueError("scores must be finite probabilities in [0, 1] (apply a sigmoid to each logit first)")
+    names = list(findings) if findings is not None else [f"finding {k}" for k in range(y.shape[1])]
+    if len(names) != y.shape[1]:
+        raise ValueError(f"findings names {len(names)} findings, the arrays have {y.shape[1]} columns")
+    frame = groups if isinstance(groups, pd.DataFrame) else pd.DataFrame({"group": np.asarray(groups)})
+    if len(frame) != len(y):
+        raise ValueError(f"groups must give one group per image ({len(y)}), got {len(frame)}")
+    ids = None if patient_ids is None else np.asarray(patient_ids)
+    if ids is not None and len(ids) != len(y):
+        raise ValueError(f"patient_ids must give one id per image ({len(y)}), got {len(ids)}")
+    min_positives = int(min_positives)
+    rows = []
+    for grouping in frame.columns:
+        g = frame[grouping].to_numpy()
+        values = [v for v in pd.unique(g) if not pd.isna(v)]
+        for k, finding in enumerate(names):
+            for name in ["all"] + sorted(values, key=str):
+                members = np.ones(len(y), bool) if name == "all" else (g == name)
+                yk, sk = y[members, k], s[members, k]
+                pid = None if ids is None else ids[members]
+                positives = int(yk.sum())
+                row = {"grouping": grouping, "group": str(name), "finding": finding, "images": int(members.sum()),
+                       "patients": int(len(np.unique(pid))) if pid is not None else np.nan,
+                       "positives": positives, "prevalence": positives / max(1, len(yk)),
+                       "auroc": np.nan, "auroc_low": np.nan, "auroc_high": np.nan,
+                       "unit": "patients" if pid is not None else "images", "note": ""}
+                if min(positives, len(yk) - positives) < min_positives:
+                    row["note"] = f"fewer than {min_positives} positive or negative images"
+                else:
+                    try:
+                        interval = bootstrap_interval(lambda a, b: auroc(a.astype(np.int64), b), yk, sk,
+                                                      clusters=pid, n_resamples=n_resamples,
+                                                      confidence=confidence, seed=seed)
+                        row.update(auroc=interval.estimate, auroc_low=interval.low, auroc_high=interval.high)
+                    except ValueError as error:
+                        row["auroc"] = auroc(yk.astype(np.int64), sk)
+                        row["note"] = f"no interval: {error}"
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+__all__ += ["subgroup_auroc_per_finding"]

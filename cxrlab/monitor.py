@@ -299,3 +299,145 @@ def cusum(values: ArrayLike, baseline: ArrayLike, *, k: float = 0.5, h: float = 
 
 
 __all__ = ["DriftMonitor", "DelayReport", "alert_delay", "population_stability_index", "cusum"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulating a deployment stream, and measuring the false-alarm rate on fresh stable windows.
+# ---------------------------------------------------------------------------------------------
+
+def simulate_stream(stable: pd.DataFrame, changed: pd.DataFrame, *, change_at: int, n_after: int,
+                    changed_site: str | None = None, site_column: str = "site",
+                    changed_share: float | None = None, seed: int = 0) -> pd.DataFrame:
+    """A stream of images that is stable up to ``change_at`` and then partly comes from a changed source.
+
+    Every row is used at most once, so the stable part consists of fresh images: pass rows that
+    are *not* in the monitor's baseline, otherwise the stable windows are tests of a sample
+    against itself and say nothing about the false-alarm rate.
+
+    Before the change the images are ``stable`` rows in random order. After it each arriving
+    image comes, with probability ``changed_share``, from ``changed`` (say, one site's new
+    detector) and otherwise from the stable rows; with ``changed_site`` those unchanged rows
+    exclude that site (its old detector is gone) and ``changed_share`` defaults to that site's
+    share of ``stable``.
+
+    Args:
+        stable: one row per image of the stable population (features such as the model's
+            scores and image statistics, plus ``site_column`` when ``changed_site`` is used).
+        changed: rows of the changed source, with the same feature columns.
+        change_at: number of stable images before the change (>= 0).
+        n_after: number of images after the change (>= 1).
+        changed_site: the site whose images change (optional).
+        site_column: the column naming each row's site.
+        changed_share: probability in (0, 1] that a post-change image is a changed one.
+        seed: seed of the arrival order.
+
+    Returns:
+        DataFrame of ``change_at + n_after`` rows in arrival order with the columns of the
+        inputs plus ``image`` (arrival position), ``after_change`` and ``from_changed`` (bools).
+
+    Raises:
+        ValueError: missing columns, a share outside (0, 1], or too few rows (the message says
+            how many are needed).
+    """
+    if not isinstance(stable, pd.DataFrame) or not isinstance(changed, pd.DataFrame):
+        raise ValueError("stable and changed must be DataFrames, one row per image")
+    if isinstance(change_at, bool) or not isinstance(change_at, (int, np.integer)) or change_at < 0:
+        raise ValueError(f"change_at must be a whole number of images >= 0, got {change_at!r}")
+    if isinstance(n_after, bool) or not isinstance(n_after, (int, np.integer)) or n_after < 1:
+        raise ValueError(f"n_after must be a whole number of images >= 1, got {n_after!r}")
+    missing = [c for c in stable.columns if c not in changed.columns and c != site_column]
+    if missing:
+        raise ValueError(f"changed lacks the column(s) {missing} of stable")
+    if changed_site is not None:
+        if site_column not in stable.columns:
+            raise ValueError(f"stable has no {site_column!r} column to find site {changed_site!r} in")
+        at_site = (stable[site_column] == changed_site).to_numpy()
+        if not at_site.any():
+            raise ValueError(f"no stable image comes from {changed_site!r}; sites are "
+                             f"{sorted(stable[site_column].unique().tolist())}")
+        if changed_share is None:
+            changed_share = float(at_site.mean())
+    if changed_share is None or not 0 < float(changed_share) <= 1:
+        raise ValueError(f"changed_share must be in (0, 1] (or give changed_site), got {changed_share!r}")
+    rng = np.random.default_rng(seed)
+    is_changed = rng.uniform(size=n_after) < float(changed_share)
+    n_changed, n_unchanged = int(is_changed.sum()), int(n_after - is_changed.sum())
+    order = rng.permutation(len(stable))
+    before = order[:change_at]
+    rest = order[change_at:]
+    if changed_site is not None:
+        rest = rest[~at_site[rest]]
+    if len(before) < change_at or len(rest) < n_unchanged:
+        need = change_at + n_unchanged
+        raise ValueError(f"stable has {len(stable)} rows; this stream needs about {need} fresh stable images "
+                         f"({change_at} before the change, {n_unchanged} unchanged after it"
+                         f"{', none from ' + changed_site if changed_site else ''}): draw more")
+    if len(changed) < n_changed:
+        raise ValueError(f"changed has {len(changed)} rows; this stream needs {n_changed}: draw more")
+    parts = [stable.iloc[before].assign(from_changed=False)]
+    after = pd.concat([stable.iloc[rest[:n_unchanged]].assign(from_changed=False),
+                       changed.iloc[rng.permutation(len(changed))[:n_changed]].assign(from_changed=True)],
+                      ignore_index=True)
+    # arrival order after the change: unchanged and changed images interleaved as drawn
+    slots = np.empty(n_after, dtype=np.int64)
+    slots[~is_changed] = np.arange(n_unchanged)
+    slots[is_changed] = n_unchanged + np.arange(n_changed)
+    parts.append(after.iloc[slots])
+    stream = pd.concat(parts, ignore_index=True)
+    stream["after_change"] = np.arange(len(stream)) >= change_at
+    stream.insert(0, "image", np.arange(len(stream)))
+    return stream
+
+
+@dataclass
+class FalseAlarmRate:
+    """Alerts among stable windows, with a Clopper-Pearson interval for the per-window rate."""
+
+    alarms: int
+    windows: int
+    rate: float
+    low: float
+    high: float
+    confidence: float = 0.95
+
+    def __str__(self) -> str:
+        return f"{self.alarms}/{self.windows} = {self.rate:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def false_alarm_rate(results: pd.DataFrame, *, before: int | None = None, confidence: float = 0.95) -> FalseAlarmRate:
+    """Measured per-window false-alarm rate of a ``DriftMonitor.run`` on a stable stream.
+
+    Count the windows (all features together) that alerted among those ending at or before
+    ``before`` (default: all windows, for a stream that never changes), and give an exact
+    binomial (Clopper-Pearson) interval. It estimates the rate only if the stable windows are
+    fresh draws, not rows of the baseline, and do not overlap (``step >= window``).
+
+    Args:
+        results: output of ``DriftMonitor.run``.
+        before: row position of the change, or None when the whole stream is stable.
+        confidence: interval coverage in (0, 1).
+
+    Returns:
+        FalseAlarmRate with ``alarms``, ``windows``, ``rate`` and the interval ``low``/``high``.
+
+    Raises:
+        ValueError: ``results`` is not a monitor's output, or no stable window is in it.
+    """
+    from scipy.stats import binomtest
+
+    if results.empty or not {"window_start", "window_end", "alert"} <= set(results.columns):
+        raise ValueError("results must be the output of DriftMonitor.run")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    per_window = results.groupby(["window_start", "window_end"], as_index=False)["alert"].any()
+    if before is not None:
+        per_window = per_window[per_window["window_end"] <= before]
+    windows = int(len(per_window))
+    if windows == 0:
+        raise ValueError("no stable window in results: lengthen the stable part of the stream")
+    alarms = int(per_window["alert"].sum())
+    ci = binomtest(alarms, windows).proportion_ci(confidence_level=confidence, method="exact")
+    return FalseAlarmRate(alarms, windows, alarms / windows, float(ci.low), float(ci.high), confidence)
+
+
+__all__ += ["simulate_stream", "FalseAlarmRate", "false_alarm_rate"]
