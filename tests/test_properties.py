@@ -44,7 +44,8 @@ def test_window_level_saturates_outside_the_window_and_centres_at_one_half(cente
     assert window_level(far, center, width, function).tolist() == pytest.approx([0.0, 1.0], abs=1e-12)
     if function != "LINEAR":  # LINEAR is centred on c - 0.5 (PS3.3 C.11.2.1.2.1)
         assert window_level(center, center, width, function) == pytest.approx(0.5)
-    elif width > 1:  # width 1 is a hard threshold at c - 0.5: no ramp to be half-way up
+    elif (width - 1) / 2 > 1e-9 * max(1.0, abs(center)):
+        # a ramp wider than the float spacing at c (width 1 is a hard threshold at c - 0.5, no ramp)
         assert window_level(center - 0.5, center, width, function) == pytest.approx(0.5, abs=1e-9)
 
 
