@@ -37,3 +37,41 @@ def test_book_benchmark_reads_the_execution_report(tmp_path):
     assert row.baseline == 180.0 and row.cxrlab == 90.0 and row.ratio == 2.0
     with pytest.raises(FileNotFoundError, match="build the book first"):
         book.run(path=tmp_path / "missing.json")
+
+
+def _report(mode, **seconds):
+    return {"created": "2026-12-01T00:00:00+00:00", "mode": mode, "device": "cpu",
+            "chapters": {f"book/{doc}": {"seconds": value, "succeeded": True} for doc, value in seconds.items()}}
+
+
+def test_build_summary_flags_chapters_over_their_mode_budget():
+    report = _report("quick", ch01=12.0, ch05=181.5, ch08=180.0)
+    late = book.over_budget(report)
+    assert [c.docname for c in late] == ["book/ch05"]          # 180.0 is within, 181.5 is over
+    text = book.summary(report, executed={"book/ch05"})
+    assert "OVER BUDGET by 2 s" in text and "1 chapter(s) over the quick-mode budget of 180 s: ch05" in text
+    lines = {line.split()[0]: line for line in text.splitlines()[1:-1]}
+    assert "executed" in lines["ch05"] and "cached" in lines["ch01"] and "OVER" not in lines["ch08"]
+    smoke = _report("smoke", ch01=31.0, ch02=29.0)
+    assert [c.docname for c in book.over_budget(smoke)] == ["book/ch01"]
+    assert "every chapter within" in book.summary(_report("smoke", ch01=3.0))
+
+
+def test_build_summary_without_a_budget_flags_nothing_and_reports_failures():
+    full = _report("full", ch05=900.0)
+    assert book.over_budget(full) == [] and "no time budget for this mode" in book.summary(full)
+    failed = _report("quick", ch02=10.0)
+    failed["chapters"]["book/ch02"]["succeeded"] = False
+    assert "FAILED" in book.summary(failed)
+    with pytest.raises(ValueError, match="not an execution report"):
+        book.summary({"rows": []})
+
+
+def test_build_summary_command(tmp_path, capsys):
+    path = tmp_path / "execution.json"
+    path.write_text(json.dumps(_report("quick", ch05=200.0)))
+    executed = tmp_path / "executed.txt"
+    executed.write_text("book/ch05\n")
+    assert book.main([str(path), "--executed", str(executed)]) == 0   # over budget is reported, not fatal
+    assert "OVER BUDGET by 20 s" in capsys.readouterr().out
+    assert book.main([str(tmp_path / "none.json")]) == 1
