@@ -95,3 +95,19 @@ def test_build_summary_command(tmp_path, capsys):
     assert book.main([str(path), "--executed", str(executed)]) == 0   # over budget is reported, not fatal
     assert "OVER BUDGET by 20 s" in capsys.readouterr().out
     assert book.main([str(tmp_path / "none.json")]) == 1
+
+
+def test_lenet_benchmark_trains_as_chapter_2_does():
+    """The benchmark's CHAPTER recipe is the one chapter 2's training cell runs in quick mode."""
+    import re
+
+    from benchmarks.lenet import CHAPTER
+
+    notebook = json.loads((Path(__file__).resolve().parent.parent / "book" / "02_lenet5_mnist.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in notebook["cells"]
+                if c["cell_type"] == "code" and "history = fit(" in "".join(c["source"]))
+    recipe = re.search(r"recipe = dict\((.*?)\)\n", cell, re.S).group(1)
+    assert f"optimizer={CHAPTER['optimizer']!r}" in recipe and f"lr={CHAPTER['lr']!r}" in recipe
+    assert f"weight_decay={CHAPTER['weight_decay']!r}" in recipe and f'schedule="{CHAPTER["schedule"]}"' in recipe
+    assert f"quick={CHAPTER['epochs']}," in cell and f"batch_size = {CHAPTER['batch_size']}" in cell
+    assert f"shift = {CHAPTER['shift']}" in cell
