@@ -111,3 +111,44 @@ def test_lenet_benchmark_trains_as_chapter_2_does():
     assert f"weight_decay={CHAPTER['weight_decay']!r}" in recipe and f'schedule="{CHAPTER["schedule"]}"' in recipe
     assert f"quick={CHAPTER['epochs']}," in cell and f"batch_size = {CHAPTER['batch_size']}" in cell
     assert f"shift = {CHAPTER['shift']}" in cell
+
+
+def _run_appendix(results_dir, monkeypatch):
+    """Run the Performance appendix's code cells with its results folder pointed elsewhere."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    notebook = json.loads((Path(__file__).resolve().parent.parent / "book" / "appendix_performance.ipynb").read_text())
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    cells[0] = cells[0].replace('RESULTS = Path("..") / "benchmarks" / "results"', f"RESULTS = Path({str(results_dir)!r})")
+    assert str(results_dir) in cells[0]
+    glued = {}
+    monkeypatch.setattr("myst_nb.glue", lambda name, value, display=True: glued.__setitem__(name, value))
+    namespace: dict = {}
+    for source in cells:
+        exec(compile(source, "appendix", "exec"), namespace)
+    return namespace, glued
+
+
+def test_appendix_names_missing_peers_and_survives_no_results(tmp_path, monkeypatch, capsys):
+    rows = [{"benchmark": "gradcam", "what": "Grad-CAM vs Captum's LayerGradCam, 224 px",
+             "baseline_name": "Captum LayerGradCam, batched", "baseline": 20.0, "cxrlab": 30.0, "unit": "img/s",
+             "higher_is_better": True, "note": "32 images", "ratio": 1.5},
+            {"benchmark": "lenet", "what": "LeNet-5 training time", "baseline_name": "a typical tutorial pipeline",
+             "baseline": 60.0, "cxrlab": 15.0, "unit": "s", "higher_is_better": False, "note": "3 seeds", "ratio": 4.0,
+             "measured": "2026-12-01T12:00:00+00:00"}]
+    machine = {"cpu": "test CPU", "cores": 2, "gpu": None, "torch": "2", "date": "2026-12-01T00:00:00+00:00"}
+    (tmp_path / "m.json").write_text(json.dumps({"machine": machine, "tiny": False, "rows": rows}))
+    (tmp_path / "broken.json").write_text("{not json")
+    namespace, glued = _run_appendix(tmp_path, monkeypatch)
+    report = namespace["peer_report"](namespace["table"])
+    assert "**1.50×**" in report and "**4.00×**" in report
+    assert "against dicognito: not in the result files yet" in report
+    assert "against pytorch-grad-cam: not in the result files yet" in report
+    assert "--only dicom" in report and "test CPU" in glued["perf_machine"]
+    assert "In all 2 comparisons" in glued["perf_verdict"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    namespace, glued = _run_appendix(empty, monkeypatch)
+    assert namespace["table"].empty and glued["perf_verdict"] == "There are no results to compare yet."
+    assert "not in the result files yet" in namespace["peer_report"](namespace["table"])
