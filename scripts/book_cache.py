@@ -84,14 +84,19 @@ def cache_key(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def current_inputs() -> dict:
-    """The key inputs of this machine and checkout, for the interpreter that runs the kernels."""
+def current_inputs(data_listing: str | None = None) -> dict:
+    """The key inputs of this machine and checkout, for the interpreter that runs the kernels.
+
+    ``data_listing``: the output of ``data_scripts/fetch.py --list`` if the caller has it
+    already (the build script prints it anyway); otherwise it is run here.
+    """
     import cxrlab
     from cxrlab.runtime import choose_mode, detect_device
 
     mode = choose_mode(None, detect_device())
-    listing = subprocess.run([sys.executable, str(REPO / "data_scripts" / "fetch.py"), "--list"],
-                             capture_output=True, text=True, cwd=REPO).stdout
+    listing = data_listing if data_listing is not None else subprocess.run(
+        [sys.executable, str(REPO / "data_scripts" / "fetch.py"), "--list"],
+        capture_output=True, text=True, cwd=REPO).stdout
     packages = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions() if d.metadata["Name"]}
     return key_inputs(package_dir=Path(cxrlab.__file__).parent, mode=mode, data_listing=listing,
                       result_files=sorted((REPO / "benchmarks" / "results").glob("*.json")), packages=packages)
@@ -157,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     chosen = sub.add_parser("select", help="point the build's cache at the current key")
     chosen.add_argument("build", type=Path)
     chosen.add_argument("--fresh", action="store_true", help="empty the current key's cache first")
+    chosen.add_argument("--data-listing", type=Path, help="a file holding the output of fetch.py --list")
     done = sub.add_parser("executed", help="list the notebooks the last build executed")
     done.add_argument("build", type=Path)
     done.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.command == "select":
-        inputs = current_inputs()
+        inputs = current_inputs(args.data_listing.read_text() if args.data_listing else None)
         key = cache_key(inputs)
         reread = select(args.build, key, fresh=args.fresh)
         print(f"[book] execution cache {key} ({inputs['mode']} mode)"

@@ -19,11 +19,12 @@ done
 bash scripts/setup-env.sh
 echo "[book] fetching data (mirrors first, verified fallbacks; missing sets use stand-ins)"
 .venv/bin/python data_scripts/fetch.py all || true
-.venv/bin/python data_scripts/fetch.py --list
+mkdir -p _build
+.venv/bin/python data_scripts/fetch.py --list | tee _build/data-listing.txt  # (also a part of the cache key)
 bash scripts/vendor_mathjax.sh
 export CXRLAB_PROGRESS=0  # (no MPLBACKEND: notebooks need the inline backend to show figures)
 start=$(date +%s)
-cache_state=$(.venv/bin/python scripts/book_cache.py select _build $fresh)
+cache_state=$(.venv/bin/python scripts/book_cache.py select _build $fresh --data-listing _build/data-listing.txt)
 if [ "$cache_state" = "reread" ]; then
   args+=("--all")  # a new key: re-read every page, so that every chapter meets the new cache
 fi
