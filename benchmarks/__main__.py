@@ -1,4 +1,9 @@
-"""python -m benchmarks [--only NAME ...] [--json PATH] [--tiny] [--repeats N]"""
+"""python -m benchmarks [--only NAME ...] [--json PATH [--merge]] [--tiny] [--repeats N]
+
+With ``--merge`` the rows of the benchmarks run now replace those benchmarks' rows in an
+existing result file and every other row is kept, so one file per machine can collect runs
+of single benchmarks; every row records the date and machine load of its own run.
+"""
 
 from __future__ import annotations
 
@@ -35,17 +40,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results (with the machine) to this file")
     parser.add_argument("--tiny", action="store_true", help="a seconds-long configuration (for tests)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3, tiny 1)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of the other benchmarks already in the --json file")
     args = parser.parse_args(argv)
+    if args.merge and not args.json:
+        parser.error("--merge needs --json PATH")
     repeats = args.repeats or (1 if args.tiny else 3)
-    rows, failures = run_benchmarks(args.only or BENCHMARKS, tiny=args.tiny, repeats=repeats)
+    names = args.only or BENCHMARKS
+    rows, failures = run_benchmarks(names, tiny=args.tiny, repeats=repeats)
     print(format_table(rows))
     for name, error in failures.items():
         print(f"{name}: FAILED ({error})")
     if args.json:
+        here = machine()
+        new_rows = [{**r.as_dict(), "measured": here["date"], "load_average": here["load_average"],
+                     "repeats": repeats} for r in rows]
+        kept: list[dict] = []
+        if args.merge and args.json.is_file():
+            old = json.loads(args.json.read_text())
+            if bool(old.get("tiny")) != args.tiny:
+                parser.error(f"{args.json} holds {'tiny' if old.get('tiny') else 'full'} results; "
+                             "merge only runs of the same kind")
+            kept = [row for row in old.get("rows", []) if row["benchmark"] not in names]
+            failures = {**{k: v for k, v in old.get("failures", {}).items() if k not in names}, **failures}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "tiny": args.tiny, "repeats": repeats,
-                                         "rows": [r.as_dict() for r in rows], "failures": failures},
-                                        indent=2))
+        args.json.write_text(json.dumps({"machine": here, "tiny": args.tiny, "repeats": repeats,
+                                         "rows": kept + new_rows, "failures": failures}, indent=2))
         print(f"wrote {args.json}")
     return 1 if failures else 0
 

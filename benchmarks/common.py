@@ -51,7 +51,7 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> 
 
 
 def machine() -> dict:
-    """CPU model, cores, GPU (if any), torch version, date: the context of a result file."""
+    """CPU model, cores, GPU (if any), torch version, date and load: the context of a result file."""
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -64,10 +64,15 @@ def machine() -> dict:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    try:
+        load = [round(value, 2) for value in os.getloadavg()]
+    except OSError:  # not available on every platform
+        load = None
     return {
         "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "gpu": gpu, "torch": torch.__version__, "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average": load,  # 1, 5 and 15 minutes, when the file was written: how shared the machine was
     }
 
 

@@ -5,8 +5,8 @@
 variants run in turn, so the load of a shared machine affects them alike):
 
 * ``forward_no_grad``: a plain batched forward pass under ``torch.no_grad()``, the floor;
-* ``per_image_loop``: ``cxrlab.explain.grad_cam_per_image``, the classic hook approach of
-  the seed code, one image at a time, forward hook plus a *full* backward hook
+* ``per_image_loop``: ``cxrlab.explain.grad_cam_per_image``, the hook approach of a typical
+  tutorial pipeline, one image at a time, forward hook plus a *full* backward hook
   (``register_full_backward_hook``, not the deprecated ``register_backward_hook``) and
   ``.backward()`` through the whole network;
 * ``captum_batched``: Captum's LayerGradCam on the whole batch, with the same ReLU,
@@ -129,7 +129,8 @@ def run(*, tiny: bool = False, repeats: int = 3):
     rows = [
         Row("gradcam", f"Grad-CAM vs a no-grad forward pass (the limit), {size} px", "forward pass, no gradients",
             result["forward_no_grad_images_per_s"], ours, "img/s", True, setup),
-        Row("gradcam", f"Grad-CAM vs seed 000's one-image-at-a-time loop, {size} px", "per-image hook loop",
+        Row("gradcam", f"Grad-CAM vs a typical tutorial pipeline (one image at a time), {size} px",
+            "a typical tutorial pipeline: per-image hook loop",
             result["per_image_loop_images_per_s"], ours, "img/s", True,
             f"{setup}; maps differ by {result['max_abs_diff_vs_per_image_loop']:.1e}"),
         Row("gradcam", f"Grad-CAM vs Captum's LayerGradCam, {size} px", "Captum LayerGradCam, batched",
@@ -142,7 +143,8 @@ def run(*, tiny: bool = False, repeats: int = 3):
                         "pytorch-grad-cam GradCAM, batched", other, ours, "img/s", True, setup))
     if not tiny:
         small = measure(n_images=n_images, size=64, repeats=repeats)
-        rows.append(Row("gradcam", "Grad-CAM vs seed 000's one-image-at-a-time loop, 64 px", "per-image hook loop",
+        rows.append(Row("gradcam", "Grad-CAM vs a typical tutorial pipeline (one image at a time), 64 px",
+                        "a typical tutorial pipeline: per-image hook loop",
                         small["per_image_loop_images_per_s"], small["cxrlab_batched_images_per_s"], "img/s", True,
                         f"ResNet-18, {n_images} images at 64x64 (chapter 8, quick mode), median of {repeats}"))
     return rows

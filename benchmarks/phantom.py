@@ -1,8 +1,8 @@
 """Phantom chest radiographs per second, with masks and metadata, at 224 and 512 pixels.
 
-There is no earlier generator to race, so the baseline column is the target of the clinical
-issue: 200 images/s at 224x224 (thousands of training images in seconds on a CPU); at
-512x512 the target scales with the pixel count.
+There is no earlier generator to race, so the baseline column is a design target: 200
+images/s at 224x224 (thousands of training images in seconds on a CPU); at 512x512 the
+target scales with the pixel count.
 """
 
 from __future__ import annotations
