@@ -5,15 +5,16 @@
 
 Upload a DICOM file (or pick a bundled example), then see: the de-identified header next
 to a masked summary of the original, the windowed image (presets; MONOCHROME1 shown the
-right way round), the chest model's calibrated probability per finding with the conformal
-set, a Grad-CAM overlay per finding, and the record appended to the hash-chained audit log.
+right way round), the multi-label chest model's calibrated probability per finding (one
+sigmoid and one temperature each), the conformal set of findings (false-negative rate
+controlled at alpha), a Grad-CAM overlay for each finding of the set, and the record appended
+to the hash-chained audit log.
 The original file stays in memory: it is never written to disk or logged.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -21,19 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `streamlit run app/streamlit_app.py` puts only app/ on the path
     sys.path.insert(0, str(REPO))
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from app import examples, model, pipeline  # noqa: E402
+from app.overlay import HEATMAP_CMAP, overlay_png, shrink  # noqa: E402
 from cxrlab.audit import sha256_pixels  # noqa: E402
 from cxrlab.settings import data_dir  # noqa: E402
-
-DISPLAY_SIDE = 640  #: longest side (px) of the images drawn on screen
 
 
 def options() -> argparse.Namespace:
@@ -54,28 +49,6 @@ def classifier(kind: str) -> model.ChestClassifier:
     return model.load(kind)
 
 
-def shrink(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
-    """Every k-th pixel so that the longest side is at most ``side`` (display only)."""
-    step = max(1, int(np.ceil(max(image.shape) / side)))
-    return image[::step, ::step]
-
-
-def overlay_png(image: np.ndarray, heatmap: np.ndarray, title: str) -> bytes:
-    """A grey radiograph with the Grad-CAM map over it (inferno, perceptual) and a colour bar."""
-    fig, ax = plt.subplots(figsize=(3.6, 3.4), dpi=110)
-    ax.imshow(shrink(image), cmap="gray", vmin=0, vmax=1)
-    shown = ax.imshow(shrink(heatmap), cmap="inferno", vmin=0, vmax=1, alpha=0.5)
-    ax.set_title(title, fontsize=10)
-    ax.set_axis_off()
-    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
-    bar.set_label("Grad-CAM relevance", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def chosen_file(args: argparse.Namespace) -> tuple[bytes | None, str]:
     """(bytes of the file to analyse, where it came from) from the sidebar."""
     st.sidebar.header("1. Choose a radiograph")
@@ -92,7 +65,7 @@ def chosen_file(args: argparse.Namespace) -> tuple[bytes | None, str]:
 def main() -> None:
     st.set_page_config(page_title="CXR Lab: chest X-ray demo", layout="wide")
     st.title("CXR Lab: chest X-ray demo")
-    st.caption("For teaching only: not a medical device. The model was trained on synthetic radiographs.")
+    st.caption("For teaching only: not a medical device. The model was trained on small or synthetic chest images.")
     args = options()
     data, origin = chosen_file(args)
     preset = st.sidebar.selectbox("2. Window", pipeline.WINDOW_PRESETS, key="preset")
@@ -130,25 +103,47 @@ def main() -> None:
         st.image(shrink(shown.display), clamp=True, caption=f"{preset}: {shown.voi}. {note}.")
     with findings:
         st.subheader("Findings")
-        names = list(prediction.probabilities)
+        names = sorted(prediction.probabilities, key=prediction.probabilities.get, reverse=True)
+        temperature = dict(zip(classifier_model.findings, classifier_model.temperatures))
         table = pd.DataFrame({"finding": names,
                               "calibrated probability": [f"{prediction.probabilities[f]:.1%}" for f in names],
-                              "in conformal set": ["yes" if f in prediction.conformal_set else "" for f in names]})
-        st.dataframe(table, hide_index=True)
-        st.markdown(f"**Conformal set ({1 - prediction.alpha:.0%}):** " + (", ".join(prediction.conformal_set) or "empty"))
-        st.caption(f"Model: {classifier_model.description}. Probabilities temperature-scaled "
-                   f"(T = {classifier_model.temperature:.2f}); the set holds the true finding for at least "
-                   f"{1 - prediction.alpha:.0%} of images like the calibration ones.")
+                              "temperature": [f"{temperature[f]:.2f}" for f in names],
+                              "in the set": ["yes" if f in prediction.finding_set else "" for f in names]})
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "finding": st.column_config.TextColumn(width="medium"),
+            "calibrated probability": st.column_config.TextColumn("probability", width="small",
+                                                                  help="sigmoid(logit / T), calibrated"),
+            "temperature": st.column_config.TextColumn("T", width="small",
+                                                       help="this finding's temperature (validation split)"),
+            "in the set": st.column_config.TextColumn("in set", width="small")})
+        st.markdown(f"**Set of findings (alpha = {prediction.alpha:g}):** "
+                    + (", ".join(prediction.finding_set) or "empty: no finding reaches the threshold"))
+        st.caption(f"{classifier_model.guarantee()} The set holds every finding whose calibrated probability "
+                   f"reaches {prediction.threshold:.3f} (conformal risk control of the false-negative rate, "
+                   f"calibrated on {classifier_model.risk_control.n_calibration} held-out "
+                   f"{classifier_model.calibration_unit} with findings). Each finding has its own sigmoid, so "
+                   "the probabilities need not sum to 100 %, and its own temperature, fitted on the validation "
+                   f"split. Model: {classifier_model.description}.")
 
-    st.subheader("Grad-CAM per finding")
+    st.subheader("Grad-CAM per finding in the set")
     model_image = pipeline.window(study.dataset, pipeline.WINDOW_PRESETS[0]).display
-    for column, (finding, heatmap) in zip(st.columns(len(prediction.heatmaps)), prediction.heatmaps.items()):
-        with column:
-            st.image(overlay_png(model_image, heatmap, f"{finding}: {prediction.probabilities[finding]:.1%}"),
-                     caption=f"Grad-CAM: {finding}")
+    if not prediction.heatmaps:
+        st.info("The set of findings is empty, so there is no finding to explain.")
+    per_row = 3
+    items = list(prediction.heatmaps.items())
+    for row in range(0, len(items), per_row):
+        for column, (finding, heatmap) in zip(st.columns(per_row), items[row:row + per_row]):
+            with column:
+                st.image(overlay_png(model_image, heatmap, f"{finding}: {prediction.probabilities[finding]:.1%}"),
+                         caption=f"Grad-CAM: {finding}")
+    st.caption(f"Grad-CAM (Selvaraju et al. 2017) of each finding's logit, colour map {HEATMAP_CMAP}: the brighter "
+               "and more opaque, the more that region raised the finding's score; where the map is cold the "
+               "radiograph shows through. It shows where the model looked, not where the finding is.")
 
     output = {"probabilities": {f: round(p, 6) for f, p in prediction.probabilities.items()},
-              "conformal_set": prediction.conformal_set, "alpha": prediction.alpha}
+              "finding_set": prediction.finding_set, "alpha": prediction.alpha,
+              "threshold": round(prediction.threshold, 6),
+              "temperatures": {f: round(float(t), 6) for f, t in temperature.items()}}
     key = (study.input_sha256, classifier_model.weights_sha256)
     audited = st.session_state.setdefault("audited", {})
     if key not in audited:  # one record per study and model, not one per redraw

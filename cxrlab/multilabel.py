@@ -11,7 +11,9 @@ unweighted BCE lets the many negatives dominate. Two standard remedies:
   shrinks the loss of examples the model already gets right, whichever class they are.
 
 ``fit_multilabel`` is the training loop: in-memory batches, AdamW with a one-cycle schedule,
-and the weights of the epoch with the best validation macro-AUROC kept.
+and the weights of the epoch with the best validation macro-AUROC kept. Like
+``cxrlab.train.fit`` it runs unchanged under ``torchrun --nproc_per_node=N`` through
+``cxrlab.distributed`` (DistributedDataParallel, global batches split over the ranks).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from . import distributed
 from ._checks import positive_int
 from ._torch import eval_mode, model_device
 from .settings import progress_enabled
@@ -171,6 +174,21 @@ def predict_logits(model: nn.Module, images: torch.Tensor, *, batch_size: int = 
     return torch.cat(out)
 
 
+def _validation_logits(parallel: distributed.SingleProcess | distributed.DataParallel, model: nn.Module,
+                       images: torch.Tensor, *, batch_size: int) -> torch.Tensor:
+    """(N, F) logits of every validation image on every rank: each rank predicts one contiguous
+    shard and the shards, zero elsewhere, are summed over the ranks (exact: x + 0 = x)."""
+    if parallel.world_size == 1 or len(images) < parallel.world_size:
+        return predict_logits(model, images, batch_size=batch_size)
+    bounds = torch.linspace(0, len(images), parallel.world_size + 1).round().long().tolist()
+    lo, hi = bounds[parallel.rank], bounds[parallel.rank + 1]
+    shard = predict_logits(model, images[lo:hi], batch_size=batch_size)
+    full = torch.zeros((len(images), shard.shape[1]), dtype=shard.dtype)
+    full[lo:hi] = shard
+    (full,) = parallel.sum(full)
+    return full
+
+
 def fit_multilabel(model: nn.Module, train: TensorDataset | tuple, val: TensorDataset | tuple | None = None, *,
                    loss: str = "weighted_bce", pos_weight: torch.Tensor | None = None, epochs: int,
                    lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-4,
@@ -195,6 +213,14 @@ def fit_multilabel(model: nn.Module, train: TensorDataset | tuple, val: TensorDa
         progress: tqdm bar (None: on unless ``$CXRLAB_PROGRESS=0``).
         seed: seed of the batch order.
 
+    Under ``torchrun --nproc_per_node=N`` the same call trains data-parallel, as
+    ``cxrlab.train.fit`` does (``cxrlab.distributed``): the model in DistributedDataParallel,
+    each global batch of ``batch_size`` split over the N processes (so the optimisation steps
+    are those of one process at the same batch size), training losses summed over the ranks,
+    the validation logits computed one shard per rank and summed into the full set on every
+    rank (the macro-AUROC is not a mean over images, so the full set is needed), and the
+    progress bar on rank 0 only. Every rank ends with the same weights.
+
     Returns:
         MultiLabelHistory (losses, validation macro-AUROC per epoch, the ``pos_weight`` used).
 
@@ -210,23 +236,25 @@ def fit_multilabel(model: nn.Module, train: TensorDataset | tuple, val: TensorDa
     if loss == "weighted_bce" and pos_weight is None:
         pos_weight = positive_weights(y, max_weight=max_pos_weight)
     criterion = make_loss(loss, pos_weight=pos_weight, gamma=gamma, alpha=alpha)
-    device = model_device(model)
+    parallel = distributed.context(model_device(model))  # torchrun: one rank of a DDP job; else the plain loop
+    device = parallel.device
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(memory_format=memory_format)
+    model.to(device=device, memory_format=memory_format)
     x = x.to(device, memory_format=memory_format) if x.ndim == 4 else x.to(device)
     y = y.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters (is everything frozen?)")
+    trained = parallel.wrap(model)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps = math.ceil(len(x) / batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    generator = parallel.generator(torch.Generator().manual_seed(seed) if seed is not None else None)
     history = MultiLabelHistory(loss=loss, pos_weight=[] if pos_weight is None or loss != "weighted_bce"
                                 else [float(w) for w in pos_weight])
     best_state, best = None, -math.inf
     bar = None
-    if progress_enabled(progress):
+    if progress_enabled(progress) and parallel.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs * steps, desc=f"training ({loss})", unit="batch", leave=False)
@@ -236,24 +264,22 @@ def fit_multilabel(model: nn.Module, train: TensorDataset | tuple, val: TensorDa
             t0 = time.perf_counter()
             model.train()
             total = torch.zeros((), device=device)
-            order = torch.randperm(len(x), generator=generator)
-            for i in range(0, len(x), batch_size):
-                idx = order[i:i + batch_size].to(device)
-                xb, yb = x[idx], y[idx]
-                if xb.ndim == 4 and channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                batch_loss = criterion(model(xb), yb)
+            seen = torch.zeros((), device=device, dtype=torch.long)
+            for xb, yb in parallel.batches(x, y, batch_size, generator):  # this rank's shard of each batch
+                batch_loss = criterion(trained(xb), yb)
                 opt.zero_grad(set_to_none=True)
-                batch_loss.backward()
+                batch_loss.backward()  # DDP averages the gradients of the ranks here
                 opt.step()
                 schedule.step()
-                total += batch_loss.detach() * len(idx)
+                total += batch_loss.detach() * len(yb)
+                seen += len(yb)
                 if bar is not None:
                     bar.update(1)
-            history.train_loss.append(total.item() / len(x))
+            total, seen = parallel.sum(total, seen)
+            history.train_loss.append(total.item() / seen.item())
             history.learning_rate.append(opt.param_groups[0]["lr"])
             if vx_vy is not None:
-                logits = predict_logits(model, vx_vy[0], batch_size=max(256, batch_size))
+                logits = _validation_logits(parallel, model, vx_vy[0], batch_size=max(256, batch_size))
                 history.val_loss.append(float(criterion(logits.to(device), vx_vy[1].to(device))))
                 score = macro_auroc(vx_vy[1], logits)
                 history.val_macro_auroc.append(score)

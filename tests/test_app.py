@@ -1,6 +1,7 @@
 """The clinician demo app (app/): headless with Streamlit's AppTest, and once end to end in
-headless Chromium (upload, then the Grad-CAM overlays). A tiny untrained model stands in for
-the course model. About 40 s together on a busy 2-core machine."""
+headless Chromium (upload, then the Grad-CAM overlays). A tiny untrained multi-label model with
+the phantom's findings stands in for the course model. About 40 s together on a busy 2-core
+machine."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def phantom_file(data_folder) -> Path:
     from app import examples
 
     return next(iter(examples.phantom_files().values()))
+
+
+@pytest.fixture(scope="module")
+def expected_set(phantom_file) -> list[str]:
+    """The tiny model's set of findings for the phantom, computed without the app."""
+    from app import model, pipeline
+
+    study = pipeline.open_study(phantom_file.read_bytes())
+    return model.load("tiny").predict(pipeline.window(study.dataset, pipeline.WINDOW_PRESETS[0]).display).finding_set
 
 
 def _app(audit_log: Path, **state):
@@ -83,8 +93,10 @@ def _rgb_dicom() -> bytes:
     return Path(get_testdata_file("SC_rgb.dcm")).read_bytes()
 
 
-def test_upload_shows_deidentified_header_findings_heatmaps_and_audits_once(tmp_path, data_folder, phantom_file):
+def test_upload_shows_deidentified_header_findings_heatmaps_and_audits_once(tmp_path, data_folder, phantom_file,
+                                                                             expected_set):
     from cxrlab.audit import read_audit_log, verify_audit_log
+    from cxrlab.phantom import FINDINGS
 
     original = pydicom.dcmread(phantom_file)
     name, patient_id = str(original.PatientName), str(original.PatientID)
@@ -94,17 +106,26 @@ def test_upload_shows_deidentified_header_findings_heatmaps_and_audits_once(tmp_
     at.sidebar.file_uploader[0].set_value(("scan.dcm", phantom_file.read_bytes(), "application/dicom")).run()
     assert not at.exception, at.exception
     text = _texts(at)
-    for heading in ("De-identified header", "Original header (masked)", "Radiograph", "Findings", "Grad-CAM per finding"):
+    for heading in ("De-identified header", "Original header (masked)", "Radiograph", "Findings",
+                    "Grad-CAM per finding in the set"):
         assert heading in text
-    assert "Conformal set (90%)" in text and "ANON-" in text
+    assert "Set of findings (alpha = 0.1):" in text and "ANON-" in text
+    # alpha is stated with what it guarantees: a marginal bound on the expected fraction of findings missed
+    assert "misses at most 10% of their true findings" in text and "expected false-negative rate" in text
+    assert "marginal" in text
     assert name not in text and patient_id not in text  # the original is shown masked only
+    table = at.dataframe[2].value  # the findings table: every phantom finding, one probability each
+    assert sorted(table["finding"]) == sorted(FINDINGS) and list(table.columns) == [
+        "finding", "calibrated probability", "temperature", "in the set"]
+    assert expected_set and [f for f, yes in zip(table["finding"], table["in the set"]) if yes] == expected_set
     captions = [caption for image in at.image for caption in image.captions]
-    assert [c for c in captions if c.startswith("Grad-CAM")] == ["Grad-CAM: normal", "Grad-CAM: pneumonia",
-                                                                 "Grad-CAM: nodule"]  # one overlay per finding
-    assert len(at.image) == 4  # and the radiograph
+    assert [c for c in captions if c.startswith("Grad-CAM")] == [f"Grad-CAM: {f}" for f in expected_set]
+    assert len(at.image) == 1 + len(expected_set)  # the radiograph and one overlay per finding of the set
     assert verify_audit_log(log) == 1
     record = read_audit_log(log)[0]
-    assert set(record["output"]["probabilities"]) == {"normal", "pneumonia", "nodule"}
+    assert set(record["output"]["probabilities"]) == set(FINDINGS)
+    assert record["output"]["finding_set"] == expected_set and record["output"]["alpha"] == 0.1
+    assert set(record["extra"]["heatmap_sha256"]) == set(expected_set)
     assert name not in log.read_text() and patient_id not in log.read_text()
     at.sidebar.selectbox(key="preset").set_value("Lung (wide)").run()  # a redraw is not a new study
     assert not at.exception and verify_audit_log(log) == 1
@@ -175,20 +196,58 @@ def test_window_presets_and_masking():
         pipeline.window(None, "bone")
 
 
-def test_tiny_model_prediction_shapes():
+def test_tiny_model_is_multi_label_with_per_finding_calibration_and_an_fnr_set():
+    import torch
+
     from app import model
+    from cxrlab.calibrate import apply_temperatures_per_finding
+    from cxrlab.dicom import to_model_input
+    from cxrlab.phantom import FINDINGS
 
     classifier = model.load("tiny")
+    assert classifier.findings == list(FINDINGS) and classifier.temperatures.shape == (len(FINDINGS),)
+    assert classifier.alpha == model.ALPHA == 0.1 and 0 < classifier.risk_control.threshold < 1
     image = np.random.default_rng(0).random((50, 70)).astype(np.float32)
     prediction = classifier.predict(image)
-    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-    assert set(prediction.conformal_set) <= set(classifier.findings)
+    # one sigmoid per finding at its own temperature: calibrate.apply_temperatures_per_finding's numbers
+    x = to_model_input(image, 32, channels=1, keep_aspect=True)[None]
+    with torch.no_grad():
+        logits = classifier.net(x).double().numpy()
+    expected = apply_temperatures_per_finding(logits, classifier.temperatures)[0]
+    assert list(prediction.probabilities) == list(FINDINGS)
+    assert np.allclose(list(prediction.probabilities.values()), expected, atol=1e-6)
+    assert sum(prediction.probabilities.values()) != pytest.approx(1.0, abs=1e-3)  # no softmax across findings
+    # the set: every finding at or above the risk-controlled threshold, most probable first
+    above = [f for f, p in prediction.probabilities.items() if p >= prediction.threshold]
+    assert sorted(prediction.finding_set) == sorted(above) and prediction.finding_set
+    assert [prediction.probabilities[f] for f in prediction.finding_set] == sorted(
+        (prediction.probabilities[f] for f in above), reverse=True)
+    assert list(prediction.heatmaps) == prediction.finding_set  # a Grad-CAM map per finding of the set
     assert all(h.shape == (50, 70) and 0 <= h.min() and h.max() <= 1 for h in prediction.heatmaps.values())
+    assert "expected false-negative rate <= alpha = 0.1" in classifier.guarantee()
     with pytest.raises(ValueError, match="'course' or 'tiny'"):
         model.load("big")
 
 
-def test_upload_in_a_real_browser_shows_the_heatmaps(tmp_path, data_folder, phantom_file):
+def test_overlay_opacity_follows_the_heat_in_a_perceptual_colour_map():
+    import matplotlib
+    from PIL import Image
+
+    from app import overlay
+
+    heat = np.array([[0.0, 0.25], [0.5, 1.0]])
+    rgba = overlay.heat_rgba(heat)
+    assert overlay.HEATMAP_CMAP == "inferno"
+    assert np.allclose(rgba[..., 3], overlay.MAX_OPACITY * heat) and rgba[0, 0, 3] == 0  # cold = transparent
+    assert np.allclose(rgba[..., :3], matplotlib.colormaps["inferno"](heat)[..., :3])
+    with pytest.raises(ValueError, match="finite"):
+        overlay.heat_rgba(np.array([[np.nan]]))
+    grey = np.linspace(0, 1, 64 * 48).reshape(64, 48)
+    png = overlay.overlay_png(grey, np.zeros_like(grey), "no heat")
+    assert Image.open(io.BytesIO(png)).width > 48  # drawn with its colour bar
+
+
+def test_upload_in_a_real_browser_shows_the_heatmaps(tmp_path, data_folder, phantom_file, expected_set):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -211,16 +270,17 @@ def test_upload_in_a_real_browser_shows_the_heatmaps(tmp_path, data_folder, phan
         def overlays(driver):
             captions = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid=stImageCaption]")]
             shown = [c for c in captions if c.startswith("Grad-CAM:")]
-            return shown if len(shown) == 3 else False
+            return shown if len(shown) == len(expected_set) else False
 
         captions = WebDriverWait(browser, 90, poll_frequency=0.5).until(overlays)
         decoded = WebDriverWait(browser, 30, poll_frequency=0.5).until(lambda d: d.execute_script(
             "const n = Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length;"
-            "return n >= 4 ? n : false;"))  # the radiograph and the three overlays, decoded
+            f"return n >= {1 + len(expected_set)} ? n : false;"))  # the radiograph and the overlays, decoded
         browser.set_window_size(1280, 2000)
         SHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SHOTS / "app.png"))
-        assert captions == ["Grad-CAM: normal", "Grad-CAM: pneumonia", "Grad-CAM: nodule"] and decoded >= 4
+        assert captions == [f"Grad-CAM: {f}" for f in expected_set] and decoded >= 1 + len(expected_set)
+        print(f"browser: {decoded} images decoded, overlays {captions}")
         assert verify_audit_log(log) == 1
     finally:
         browser.quit()
