@@ -18,17 +18,13 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # `streamlit run app/streamlit_app.py` puts only app/ on the path
-    sys.path.insert(0, str(REPO))
+import pandas as pd
+import streamlit as st
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import examples, model, pipeline  # noqa: E402
-from app.overlay import HEATMAP_CMAP, overlay_png, shrink  # noqa: E402
-from cxrlab.audit import sha256_pixels  # noqa: E402
-from cxrlab.settings import data_dir  # noqa: E402
+from app import examples, model, pipeline
+from app.overlay import HEATMAP_CMAP, overlay_png, shrink
+from cxrlab.audit import sha256_pixels
+from cxrlab.settings import data_dir
 
 
 def options() -> argparse.Namespace:

@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cxrlab.data.chest import CHESTMNIST, PNEUMONIAMNIST, REAL_SIZES, real_file_name, real_files  # noqa: E402
 from cxrlab.data.paths import dataset_dir  # noqa: E402

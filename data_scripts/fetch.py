@@ -19,8 +19,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cxrlab.data import describe_source  # noqa: E402
 from cxrlab.data.paths import MNIST_FILES, cifar10_present, dataset_dir, mnist_present  # noqa: E402
 from data_scripts import mnist_wheel, nih_table  # noqa: E402

@@ -20,8 +20,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cxrlab.data.nih_table import FILENAME, SHA256, nih_table_path  # noqa: E402
 from data_scripts.download import file_digest, pip_download_wheel  # noqa: E402
 

@@ -50,7 +50,13 @@ def _colab_setup():
             if must_succeed:
                 raise RuntimeError(f"setting up the course failed at: {' '.join(command)}")
     if steps:
-        sys.path.insert(0, target)
+        import site
+        import sysconfig
+
+        # pip's editable install is a .pth file that a running kernel has not read: read it now
+        for folder in {sysconfig.get_paths()["purelib"], site.getusersitepackages()}:
+            if os.path.isdir(folder):
+                site.addsitedir(folder)
         importlib.invalidate_caches()
         os.chdir(os.path.join(target, "book"))
         print("cxrlab is ready: the chapter runs from", os.getcwd())

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import yaml
 
+from tools.repository import is_repository_url
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "scripts" / "colab_cell.py"
 TAG = "colab-setup"
 KERNELSPEC = {"display_name": "CXR Lab (Python 3)", "language": "python", "name": "cxrlab"}
 SETUP_DEFAULT_DATA = ("mnist", "cifar10")  # cxrlab.setup's default ``data``
 
-sys.path.insert(0, str(REPO / "book" / "_ext"))
-from launch_buttons import is_repository_url  # noqa: E402
 
 
 def repository(config: Path) -> tuple[str, str]:

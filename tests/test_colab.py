@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "book" / "_ext"))
-import launch_buttons  # noqa: E402
+launch_spec = importlib.util.spec_from_file_location("launch_buttons", REPO / "book" / "_ext" / "launch_buttons.py")
+launch_buttons = importlib.util.module_from_spec(launch_spec)
+launch_spec.loader.exec_module(launch_buttons)
 
 spec = importlib.util.spec_from_file_location("insert_colab_cell", REPO / "scripts" / "insert_colab_cell.py")
 insert = importlib.util.module_from_spec(spec)
@@ -80,9 +81,17 @@ def test_the_cell_on_a_host_without_cxrlab(monkeypatch, tmp_path):
     monkeypatch.setattr(subprocess, "run", lambda command, **k: calls.append(command) or types.SimpleNamespace(returncode=0))
     monkeypatch.setattr("os.chdir", moved.append)
     monkeypatch.setattr(sys, "path", list(sys.path))
+    import site
+
+    read = []
+    monkeypatch.setattr(site, "addsitedir", read.append)
     exec(insert.cell_source(URL, "main", ("mnist",)), {})
     assert [c[0] for c in calls] == ["git", sys.executable, sys.executable, sys.executable]
-    assert calls[-1][-1] == "mnist" and sys.path[0] == "/content/cxr-lab" and moved == ["/content/cxr-lab/book"]
+    assert calls[-1][-1] == "mnist" and moved == ["/content/cxr-lab/book"]
+    # the editable install's .pth is read into the running kernel (no path hack)
+    import sysconfig
+
+    assert sysconfig.get_paths()["purelib"] in read
 
 
 def test_insert_script_on_a_copy_of_the_book_is_idempotent(tmp_path):

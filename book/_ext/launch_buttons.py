@@ -8,17 +8,9 @@ a placeholder; set it to your fork's address and they appear on every chapter.
 
 from __future__ import annotations
 
-import re
+from tools.repository import is_repository_url
 
-REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?(\.git)?/?$")
-PLACEHOLDERS = ("your-fork", "your_fork", "yourfork", "owner/repo", "example.com", "example.org", "<", ">")
-
-
-def is_repository_url(url: object) -> bool:
-    """True for the https address of a repository (e.g. ``https://github.com/someone/cxr-lab``);
-    False for an empty value, another scheme, or a placeholder (``OWNER/REPO``, ``your-fork``)."""
-    text = str(url or "").strip()
-    return bool(REPOSITORY_URL.match(text)) and not any(p in text.lower() for p in PLACEHOLDERS)
+__all__ = ["is_repository_url", "hide_launch_buttons_without_repository", "setup"]
 
 
 def hide_launch_buttons_without_repository(app, config) -> None:
