@@ -50,8 +50,6 @@ MAX_CELL_LINES = 30
 FROM_SCRATCH_TAG = "from-scratch"
 #: The hidden first cell that sets a chapter up on Colab (scripts/insert_colab_cell.py); not teaching code.
 COLAB_SETUP_TAG = "colab-setup"
-#: Chapters being rewritten this session; they join the check when they comply (empty this set).
-PENDING = {"07", "08", "09", "10"}
 
 
 def long_code_cells(path: Path) -> list[str]:
@@ -74,8 +72,6 @@ def test_code_cells_are_short_unless_from_scratch(path):
     message = (f"{path.name}: code cells over {MAX_CELL_LINES} lines: {'; '.join(offenders)}. Move the plumbing "
                f"into a tested package function, split the cell, or tag it '{FROM_SCRATCH_TAG}' if it is "
                "deliberate from-scratch teaching code")
-    if path.stem[:2] in PENDING and offenders:
-        pytest.xfail(message)
     assert not offenders, message
 
 
@@ -90,10 +86,6 @@ def test_long_cell_check_flags_untagged_cells_only(tmp_path):
     assert long_code_cells(path) == [f"cell 0 ({MAX_CELL_LINES + 1} lines, starts 'x0 = 0')"]
 
 
-#: Modules that still read CXRLAB_* themselves; their owners move them to cxrlab.settings.
-PENDING_READERS = {"cxrlab/uncertainty.py", "cxrlab/phantom.py"}
-
-
 def test_only_settings_reads_cxrlab_variables():
     import re
 
@@ -101,6 +93,4 @@ def test_only_settings_reads_cxrlab_variables():
                      if path.name != "settings.py"
                      and re.search(r"(os\.environ|getenv)[^\n]*CXRLAB_", path.read_text()))
     message = f"only cxrlab/settings.py may read CXRLAB_* variables; also read in: {', '.join(readers)}"
-    if readers and set(readers) <= PENDING_READERS:
-        pytest.xfail(message)
     assert not readers, message
