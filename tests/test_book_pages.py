@@ -121,7 +121,7 @@ def test_theme_fixes_keep_the_books_options_and_subset_the_icons():
     assert theme.icons_used(html) == {"s:bars", "b:github", "r:moon"}
 
 
-def test_no_sys_path_insert_in_the_book_tooling():
+def test_book_tooling_never_edits_the_import_path():
     for path in [*(REPO / "tools").glob("*.py"), *(BOOK / "_ext").glob("*.py"),
                  *(REPO / "tests").glob("test_book*.py"), REPO / "tests" / "test_editions.py",
                  REPO / "tests" / "test_execution_times.py", REPO / "tests" / "test_exercises.py"]:
