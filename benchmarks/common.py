@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Callable
 
 
 @dataclass
@@ -36,18 +33,6 @@ class Row:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "ratio": self.ratio}
-
-
-def median_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:
-    """Median wall-clock seconds of ``repeats`` calls of ``fn`` (after one warm-up call)."""
-    if warmup:
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def machine() -> dict:

@@ -7,7 +7,9 @@ target scales with the pixel count.
 
 from __future__ import annotations
 
-from .common import Row, median_time
+from cxrlab.timing import median_time
+
+from .common import Row
 
 TARGET_224 = 200.0  # images/s
 
@@ -18,7 +20,7 @@ def run(*, tiny: bool = False, repeats: int = 3) -> list[Row]:
     rows = []
     for size in (224, 512):
         n = 16 if tiny else (512 if size == 224 else 128)
-        seconds = median_time(lambda: generate(n, size=size, seed=1, progress=False), repeats)
+        seconds = median_time(lambda: generate(n, size=size, seed=1, progress=False), repeats=repeats)
         target = TARGET_224 * (224 / size) ** 2
         rows.append(Row("phantom", f"phantoms per second at {size}x{size} (with masks, metadata)",
                         f"target {target:.0f} img/s", target, n / seconds, "img/s",

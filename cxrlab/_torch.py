@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
 import torch
@@ -15,31 +15,28 @@ T = TypeVar("T")
 
 
 @contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+def _mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    flags = [(module, module.training) for module in model.modules()]
+    model.train(training)
+    try:
+        yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def eval_mode(model: nn.Module) -> AbstractContextManager[nn.Module]:
     """Put ``model`` in eval mode; on exit give every submodule back its own train/eval flag.
 
     ``model.train(was_training)`` would reset every submodule to one flag and lose, for
     example, a frozen block deliberately kept in eval mode inside a training model.
     """
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.training = flag
+    return _mode(model, False)
 
 
-@contextmanager
-def train_mode(model: nn.Module) -> Iterator[nn.Module]:
+def train_mode(model: nn.Module) -> AbstractContextManager[nn.Module]:
     """Put ``model`` in train mode (dropout active); restore every submodule's own flag on exit."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.train()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.training = flag
+    return _mode(model, True)
 
 
 def model_device(model: nn.Module) -> torch.device:
