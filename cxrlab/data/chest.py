@@ -220,10 +220,11 @@ def load_chest(*, n: int | None = None, size: int = 224, seed: int = 0, source: 
             real set present, or an error), "chestmnist", "pneumoniamnist", or "phantom"
             (alias "standin").
         channels: 1 (grey) or 3 (grey repeated, for RGB networks).
-        val_fraction, test_fraction: shares of patients (phantoms; real sets keep their splits).
-        enrichment, lesion_contrast, studies_per_patient, finding_persistence, findings,
-            prevalence, marker_correlation, sites: phantom options (``cxrlab.phantom.generate``);
-            ignored for real data.
+        val_fraction: share of patients in the validation split, and ``test_fraction`` in the
+            test split (phantoms; real sets keep their published splits).
+        enrichment: a phantom option (``cxrlab.phantom.generate``), as are ``lesion_contrast``,
+            ``studies_per_patient``, ``finding_persistence``, ``findings``, ``prevalence``,
+            ``marker_correlation`` and ``sites``; all are ignored for real data.
         progress: progress bar while drawing phantoms (None: automatic).
 
     Returns:

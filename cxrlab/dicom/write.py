@@ -88,15 +88,17 @@ def write_dx(path: str | os.PathLike, image: np.ndarray, *, identity: Mapping[st
     Args:
         path: the new file; its folder must exist.
         image: (rows, cols) floats in [0, 1] or integers (see above).
-        identity, modality, photometric, bits_stored, window, rescale, view,
-        pixel_spacing_mm, compress, study_uid, series_uid, instance_number, extra,
-        overwrite: as described above.
+        identity: as described above, and so are ``modality``, ``photometric``,
+            ``bits_stored``, ``window``, ``rescale``, ``view``, ``pixel_spacing_mm``,
+            ``compress``, ``study_uid``, ``series_uid``, ``instance_number``, ``extra`` and
+            ``overwrite``.
 
     Returns:
         ``path`` as a Path.
 
     Raises:
-        FileExistsError, FileNotFoundError: an existing file, a missing folder.
+        FileExistsError: the file exists (and ``overwrite`` is False).
+        FileNotFoundError: its folder does not exist.
         ValueError: an image, modality, photometric, bit depth, window, rescale or
             compression that is not allowed (each message names the fix).
     """
