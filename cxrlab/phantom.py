@@ -189,6 +189,34 @@ class PhantomSet:
                           self.metadata.iloc[index].reset_index(drop=True), list(self.classes),
                           self.sites, dict(self.config), None if self.lungs is None else self.lungs[index])
 
+    def to_tensors(self, index: Sequence[int] | np.ndarray | None = None, *, channels: int = 1,
+                   lung_mask: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels as model input: the one conversion chapters 7-10 and the loader share.
+
+        Args:
+            index: the images to convert (default all), without copying the masks.
+            channels: 1 (grey) or 3 (the grey image repeated, for networks built for RGB).
+            lung_mask: multiply each image by its lung fields (everything outside them set to 0),
+                to take away what lies outside the lungs (markers, for example).
+
+        Returns:
+            float32 images (n, channels, size, size) in [0, 1] and float32 labels (n, F) in {0, 1}.
+
+        Raises:
+            ValueError: ``channels`` is not 1 or 3, or ``lung_mask`` is asked for a set without lungs.
+        """
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grey) or 3 (grey repeated for RGB networks), got {channels!r}")
+        pick = slice(None) if index is None else np.asarray(index)
+        x = torch.from_numpy(np.ascontiguousarray(self.images[pick], dtype=np.float32)).unsqueeze(1)
+        if lung_mask:
+            if self.lungs is None:
+                raise ValueError("this PhantomSet has no lung fields (a subset made without them); draw it with generate()")
+            x = x * torch.from_numpy(self.lungs[pick]).unsqueeze(1)
+        if channels == 3:
+            x = x.repeat(1, 3, 1, 1)
+        return x.contiguous(), torch.from_numpy(np.ascontiguousarray(self.labels[pick], dtype=np.float32))
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{c} {int(self.labels[:, k].sum())}" for k, c in enumerate(self.classes))
         return (f"PhantomSet({len(self)} images {self.size}x{self.size}, "

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
 from cxrlab import phantom
@@ -224,3 +225,18 @@ def test_bad_site_raises():
         Site("x", marker_probability=0.5)
     with pytest.raises(ValueError, match="marker_text on every site"):
         generate(4, size=32, sites=[Site("no marker")], marker_correlation=0.5)
+
+
+def test_to_tensors_is_the_one_conversion_to_model_input():
+    from cxrlab import phantom
+
+    ps = phantom.generate(6, size=32, seed=3, progress=False)
+    x, y = ps.to_tensors()
+    assert x.shape == (6, 1, 32, 32) and x.dtype == torch.float32 and y.shape == (6, len(ps.classes))
+    assert torch.equal(x[:, 0], torch.from_numpy(ps.images)) and torch.equal(y, torch.from_numpy(ps.labels))
+    x3, y3 = ps.to_tensors([4, 1], channels=3)
+    assert x3.shape == (2, 3, 32, 32) and torch.equal(x3[:, 2], x[[4, 1], 0]) and torch.equal(y3, y[[4, 1]])
+    masked, _ = ps.to_tensors(lung_mask=True)
+    assert torch.equal(masked[:, 0], torch.from_numpy(ps.images * ps.lungs))
+    with pytest.raises(ValueError, match="channels must be 1"):
+        ps.to_tensors(channels=2)

@@ -275,10 +275,7 @@ def _load_phantoms(*, n: int, size: int, seed: int, channels: int, val_fraction:
             raise ValueError(f"the {name} split is empty: draw more images (n={n}) or change the fractions")
 
     def tensors(idx: np.ndarray) -> TensorDataset:
-        x = torch.from_numpy(ps.images[idx]).unsqueeze(1)
-        if channels == 3:
-            x = x.repeat(1, 3, 1, 1)
-        return TensorDataset(x.contiguous(), torch.from_numpy(ps.labels[idx]))
+        return TensorDataset(*ps.to_tensors(idx, channels=channels))
 
     train, val, test = (tensors(idx) for idx in parts)
     metadata = {name: ps.metadata.iloc[idx].reset_index(drop=True) for name, idx in zip(SPLITS, parts)}
