@@ -242,7 +242,8 @@ const figures = Array.from(main.querySelectorAll("img")).filter((i) => i.src.inc
   const figure = i.closest("figure");
   const caption = figure ? (figure.querySelector("figcaption") || {}).textContent || "" : "";
   return {src: i.getAttribute("src"), alt: i.getAttribute("alt") || "", caption: caption.trim(),
-          natural: i.naturalWidth, attribute: parseFloat(i.getAttribute("width")) || 0, shown: i.clientWidth};
+          natural: i.naturalWidth, shown: i.clientWidth,
+          attribute: parseFloat(i.style.width) || parseFloat(i.getAttribute("width")) || 0};
 });
 return {
   bytes: total, kinds: kinds,
@@ -362,7 +363,8 @@ def phone_figures(server, browser):
             found[doc] = browser.execute_script(
                 "return Array.from((document.querySelector('main') || document.body).querySelectorAll('img'))"
                 ".filter((i) => i.src.includes('/_images/')).map((i) => ({src: i.getAttribute('src'),"
-                " natural: i.naturalWidth, attribute: parseFloat(i.getAttribute('width')) || 0, shown: i.clientWidth}));")
+                " natural: i.naturalWidth, shown: i.clientWidth,"
+                " attribute: parseFloat(i.style.width) || parseFloat(i.getAttribute('width')) || 0}));")
     finally:
         browser.set_window_size(1280, 900)
     return found
