@@ -29,8 +29,9 @@ import numpy as np
 PAGE_WIDTH = 5.4
 #: Smallest text in a figure, points (>= 9 px as displayed on a 390-px phone at PAGE_WIDTH).
 MIN_FONT_PT = 10.0
-#: The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), black last.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+#: The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"); its yellow, hard to see
+#: as a thin line on white, comes last.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 #: Colour map of every radiograph: grey, dark = low attenuation after windowing.
 RADIOGRAPH_CMAP = "gray"
 #: Colour map of every heatmap: perceptually uniform, lightness rising with the value.

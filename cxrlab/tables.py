@@ -10,6 +10,7 @@ set"``), never ``nan`` or ``inf``.
 
 from __future__ import annotations
 
+import html
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -84,7 +85,8 @@ def table(frame: pd.DataFrame, *, percent: Sequence[str] = (), decimals: int | M
         caption: a caption above the table.
 
     Returns:
-        A ``pandas.io.formats.style.Styler``; it renders as HTML in Jupyter and in the book.
+        A ``pandas.io.formats.style.Styler``; it renders as HTML in Jupyter and in the book
+        (cell text is HTML-escaped: ``< 0.001`` is written ``&lt; 0.001``).
 
     Raises:
         TypeError: when ``frame`` is not a DataFrame.
@@ -104,8 +106,10 @@ def table(frame: pd.DataFrame, *, percent: Sequence[str] = (), decimals: int | M
     def formatter(column: Any):
         places = decimals.get(column, 2) if isinstance(decimals, Mapping) else decimals
         words = missing.get(column, MISSING) if isinstance(missing, Mapping) else missing
-        return lambda v: format_value(v, decimals=places, percent=column in percent,
-                                      p_value=column in p_values, missing=words, infinite=infinite)
+        # escaped here: pandas escapes strings before a callable formatter, not its output
+        return lambda v: html.escape(format_value(v, decimals=places, percent=column in percent,
+                                                  p_value=column in p_values, missing=words,
+                                                  infinite=infinite), quote=False)
 
     styler = frame.style.format({c: formatter(c) for c in frame.columns})
     if not index:
