@@ -340,7 +340,7 @@ def plot_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", 
 
     Args:
         curve: from ``reliability_curve``.
-        ax: matplotlib Axes to draw on (a new 4.5 x 4.5 inch figure when None).
+        ax: matplotlib Axes to draw on (a new square figure, 0.7 of the page wide, when None).
         label, color: legend label (the ECE is appended) and bar colour.
         title: Axes title.
 
@@ -350,8 +350,10 @@ def plot_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", 
     """
     import matplotlib.pyplot as plt
 
+    from .figures import PAGE_WIDTH
+
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
+        _, ax = plt.subplots(figsize=(0.7 * PAGE_WIDTH, 0.7 * PAGE_WIDTH))
     used = curve.counts > 0
     left = curve.edges[:-1][used]
     width = np.diff(curve.edges)[used]
@@ -362,7 +364,7 @@ def plot_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", 
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence of the top class", ylabel="accuracy in bin",
            title=title or "Reliability diagram")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(loc="upper left", frameon=False)
     return ax
 
 
@@ -659,16 +661,30 @@ def ece_per_finding_with_interval(probs: ArrayLike, labels: ArrayLike, *, patien
 
 
 def plot_finding_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "model", color: str = "C0",
-                             title: str | None = None):
+                             title: str | None = None, legend: bool = True):
     """Reliability diagram of one finding: observed rate against mean predicted probability per bin.
 
     Points are sized by the number of images in the bin (most images of a rare finding sit in
-    the lowest bin); the dashed diagonal is perfect calibration. Returns the Axes.
+    the lowest bin); the dashed diagonal is perfect calibration. Text follows the book's
+    figure style (``cxrlab.figures``): no font is set below its minimum.
+
+    Args:
+        curve: from ``finding_reliability_curve``.
+        ax: matplotlib Axes to draw on (a new square figure half the page wide when None).
+        label, color: legend label (the ECE is appended) and colour of the points.
+        title: Axes title.
+        legend: draw a legend in the Axes; pass False in a grid of diagrams and give the
+            figure one shared legend instead.
+
+    Returns:
+        The Axes.
     """
     import matplotlib.pyplot as plt
 
+    from .figures import PAGE_WIDTH
+
     if ax is None:
-        _, ax = plt.subplots(figsize=(3.6, 3.6))
+        _, ax = plt.subplots(figsize=(PAGE_WIDTH / 2, PAGE_WIDTH / 2))
     used = curve.counts > 0
     sizes = 12 + 160 * np.sqrt(curve.counts[used] / max(1, curve.counts.sum()))
     ax.plot([0, 1], [0, 1], "k--", lw=1)
@@ -677,7 +693,8 @@ def plot_finding_reliability(curve: ReliabilityCurve, ax=None, *, label: str = "
                linewidth=0.4, zorder=3, label=f"{label} (ECE {curve.ece():.3f})")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability", ylabel="observed rate",
            title=title or "Reliability of one finding")
-    ax.legend(fontsize=8, loc="upper left")
+    if legend:
+        ax.legend(loc="upper left", frameon=False)
     return ax
 
 

@@ -100,3 +100,27 @@ def test_ece_interval_is_bias_corrected_and_holds_its_estimate():
     assert ((by_image.high - by_image.low) < (table.high - table.low)).all()
     with pytest.raises(ValueError, match="n_resamples"):
         calibrate.ece_per_finding_with_interval(probs, labels, n_resamples=5)
+
+
+def test_reliability_plots_follow_the_book_figure_style():
+    # readable on a phone: no text under the book's minimum, no figure wider than the page;
+    # in a grid the legend can be left to the figure
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cxrlab.figures import text_problems, use_book_style
+
+    use_book_style()
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=400)
+    y = (rng.uniform(size=400) < p).astype(float)
+    ax = calibrate.plot_finding_reliability(calibrate.finding_reliability_curve(p, y), label="before")
+    assert text_problems(ax.figure) == []
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("before (ECE ")
+    ax = calibrate.plot_finding_reliability(calibrate.finding_reliability_curve(p, y), legend=False)
+    assert ax.get_legend() is None
+    ax = calibrate.plot_reliability(calibrate.reliability_curve(np.c_[1 - p, p], y.astype(int)))
+    assert text_problems(ax.figure) == []
+    plt.close("all")
