@@ -132,8 +132,9 @@ def explanation_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *,
     return fig
 
 
-def _wrap(text: str, width: int) -> str:
-    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+def _wrap(text: str, width: int) -> str:  # each line of the text wrapped to ``width`` characters
+    return "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+                     for line in text.split("\n"))
 
 
 def _title_lines(row_titles: Sequence[str] | None, maps: Mapping[str, torch.Tensor], width: int) -> int:
