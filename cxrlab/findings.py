@@ -80,6 +80,23 @@ def auroc(labels: object, scores: object) -> float:
     return float(roc_auc_score(y[:, 0], s[:, 0]))
 
 
+def _rank_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """AUROC of one finding by the Mann-Whitney U statistic: (rank sum of the positives - P(P+1)/2) / (P N).
+
+    Ties get average ranks, so it equals ``sklearn.metrics.roc_auc_score`` (a test checks it);
+    without sklearn's input checks it is the fast statistic the bootstrap calls on every resample.
+    Raises ValueError when a resample has no positive or no negative (the bootstrap skips it).
+    """
+    from scipy.stats import rankdata
+
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError("AUROC needs positives and negatives")
+    ranks = rankdata(scores)
+    return float((ranks[labels > 0].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
 def auprc(labels: object, scores: object) -> float:
     """Area under the precision-recall curve of one finding (average precision).
 
@@ -155,7 +172,7 @@ def per_finding_table(labels: object, scores: object, classes: Sequence[str], *,
             row["auprc"] = auprc(yk, sk)
             if n_resamples is not None:
                 try:
-                    interval = bootstrap_interval(auroc, yk, sk, clusters=patient_ids, n_resamples=n_resamples,
+                    interval = bootstrap_interval(_rank_auroc, yk, sk, clusters=patient_ids, n_resamples=n_resamples,
                                                   confidence=confidence, seed=seed)
                     row["auroc_low"], row["auroc_high"] = interval.low, interval.high
                 except ValueError:

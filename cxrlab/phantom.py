@@ -945,30 +945,35 @@ FINDING_COLOURS = {"atelectasis": "#E69F00", "cardiomegaly": "#56B4E9", "effusio
 
 
 def phantom_grid_figure(phantoms: PhantomSet, count: int = 8, *, outline: bool = True):
-    """A matplotlib figure of the first ``count`` images, titled with findings, view and site,
-    each finding's mask outlined in its own colour (``FINDING_COLOURS``). Returns the Figure."""
+    """A figure for the page (``cxrlab.figures`` style) of the first ``count`` images: two per row,
+    in grey, titled with findings, view, sex, age group and site, each finding's mask outlined in
+    its own colour (``FINDING_COLOURS``) and named in a legend below. Returns the Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+
+    from .figures import MIN_FONT_PT, figure_size, radiograph
 
     count = min(count, len(phantoms))
     if count < 1:
         raise ValueError("count must be at least 1")
-    cols = min(4, count)
+    cols = min(2, count)
     rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.3 * rows), squeeze=False)
+    width, height = figure_size(cols, rows, panel_aspect=1.0)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height + 0.5 * rows + 0.6), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:count]):
-        ax.imshow(phantoms.images[i], cmap="gray", vmin=0, vmax=1)
+        radiograph(ax, phantoms.images[i])
         for k, name in enumerate(phantoms.classes):
             if outline and phantoms.masks[i, k].any():
-                ax.contour(phantoms.masks[i, k], levels=[0.5], colors=FINDING_COLOURS.get(name, "red"), linewidths=1)
+                ax.contour(phantoms.masks[i, k], levels=[0.5], colors=FINDING_COLOURS.get(name, "red"), linewidths=1.2)
         row = phantoms.metadata.iloc[i]
-        names = textwrap.fill(row["findings"].replace("|", ", "), 34)
-        ax.set_title(f"{names}\n{row['view']} | {row['sex']} {row['age_group']} | {row['site'].split()[0]}", fontsize=7)
+        names = textwrap.fill(row["findings"].replace("|", ", ") or "no finding", 30)
+        ax.set_title(f"{names}\n{row['view']}, {row['sex']} {row['age_group']}, {row['site'].split()[0]}",
+                     fontsize=MIN_FONT_PT)
     handles = [Line2D([], [], color=FINDING_COLOURS.get(c, "red"), label=c) for c in phantoms.classes]
-    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=MIN_FONT_PT, frameon=False)
     return fig
 
 

@@ -126,3 +126,44 @@ def test_wrapper_errors():
         shap_images(model, x, [0, 1])
     with pytest.raises(ValueError, match="one class index per image"):
         saliency(model, x, [0])
+
+
+
+_KERNEL_WITHOUT_WIDGETS = """
+import sys, types, warnings
+sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")  # what tqdm.auto looks for
+import IPython, torch
+from tqdm import TqdmWarning
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from cxrlab.explain import integrated_gradients, saliency, shap_images
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    x = torch.rand(2, 1, 8, 8)
+    saliency(net, x, 0)
+    integrated_gradients(net, x, 0, steps=2)
+    shap_images(net, x, background=x, targets=0, nsamples=2)
+    import tqdm.auto  # imported by captum already: no second chance to warn
+print(sum(issubclass(w.category, TqdmWarning) for w in caught))
+"""
+
+
+def test_explainers_import_captum_and_shap_without_the_tqdm_widget_warning():
+    """In a kernel without ipywidgets, importing captum or shap warns TqdmWarning once; the
+    explainers import them quietly, so no chapter needs a warning filter (about 10 s: two fresh
+    interpreters import captum and shap)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+
+    def tqdm_warnings(code):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return int(done.stdout.split()[-1])
+
+    bare = _KERNEL_WITHOUT_WIDGETS.replace("    from cxrlab.explain", "    import captum.attr\n    from cxrlab.explain")
+    assert tqdm_warnings(bare) >= 1, "the fake kernel must reproduce the warning of a bare captum import"
+    assert tqdm_warnings(_KERNEL_WITHOUT_WIDGETS) == 0

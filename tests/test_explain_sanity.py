@@ -1,5 +1,6 @@
 """Weight randomisation (Adebayo et al. 2018), rank correlation, and the overlay figures."""
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ import torch.nn as nn
 from scipy.stats import spearmanr
 
 from cxrlab.explain import cascading_randomization, explanation_grid, grad_cam, overlay, randomized_copy, rank_correlation
+from cxrlab.explain.overlay import MASK_COLOR
+from cxrlab.figures import PAGE_WIDTH, text_problems
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -106,8 +109,18 @@ def test_overlay_and_grid_draw_what_they_are_given():
     masks[:, 4:8, 4:8] = True
     ax = overlay(images[0], heat[0], mask=masks[0], title="Grad-CAM")
     assert ax.get_title() == "Grad-CAM" and len(ax.images) == 2
+    grey, coloured = ax.images
+    assert grey.get_cmap().name == "gray"
+    rgba = coloured.get_array()  # the heat in the perceptual map, opacity = 0.75 * heat
+    np.testing.assert_allclose(rgba[..., 3], 0.75 * heat[0].numpy(), atol=1e-6)
+    assert len(ax.figure.axes) == 2, "overlay adds a colour bar"
+    outline = [c for c in ax.collections if c.get_edgecolor().size]
+    np.testing.assert_allclose(outline[0].get_edgecolor()[0], matplotlib.colors.to_rgba(MASK_COLOR))
+    assert MASK_COLOR == "cyan", "chapter 8's captions say the outline is cyan"
     fig = explanation_grid(images, {"Grad-CAM": heat, "IG": heat}, masks=masks, row_titles=["a", "b"])
-    assert len(fig.axes) == 6 and fig.axes[0].get_title() == "a" and fig.axes[1].get_title() == "Grad-CAM"
+    assert len(fig.axes) == 7 and fig.axes[0].get_title() == "a" and fig.axes[1].get_title() == "Grad-CAM"
+    assert fig.axes[-1].get_ylabel().startswith("relevance"), "one shared colour bar"
+    assert fig.get_figwidth() <= PAGE_WIDTH + 1e-9 and not text_problems(fig)
     with pytest.raises(ValueError, match="same height and width"):
         overlay(images[0], torch.rand(8, 8))
     with pytest.raises(ValueError, match="maps for 2 images"):

@@ -87,3 +87,16 @@ def test_single_finding_turns_a_sigmoid_into_a_two_class_softmax():
     torch.testing.assert_close(wrapped(x).softmax(1)[:, 1], torch.sigmoid(model(x)[:, 2]))
     with pytest.raises(ValueError, match="does not exist"):
         SingleFinding(model, 7)(x)
+
+
+def test_the_bootstrap_statistic_equals_scikit_learn_with_ties_and_refuses_one_class():
+    from cxrlab.findings import _rank_auroc
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        y = rng.integers(0, 2, 40)
+        y[:2] = [0, 1]
+        s = rng.integers(0, 6, 40).astype(float)  # many ties
+        assert _rank_auroc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    with pytest.raises(ValueError, match="positives and negatives"):
+        _rank_auroc(np.ones(5), np.arange(5.0))

@@ -240,3 +240,18 @@ def test_to_tensors_is_the_one_conversion_to_model_input():
     assert torch.equal(masked[:, 0], torch.from_numpy(ps.images * ps.lungs))
     with pytest.raises(ValueError, match="channels must be 1"):
         ps.to_tensors(channels=2)
+
+
+def test_the_grid_figure_fits_the_page_with_readable_text():
+    """Two panels per row, no wider than the page column, no text under 10 pt (under a second)."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from cxrlab.figures import PAGE_WIDTH, text_problems
+
+    fig = phantom.phantom_grid_figure(phantom.generate(3, size=64, seed=2), 3)
+    assert fig.get_figwidth() <= PAGE_WIDTH + 1e-9 and not text_problems(fig)
+    assert sum(1 for ax in fig.axes if ax.images) == 3 and fig.axes[0].images[0].get_cmap().name == "gray"
+    plt.close(fig)

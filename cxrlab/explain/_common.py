@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -11,6 +13,24 @@ import torch.nn.functional as F
 from .._checks import require_finite
 
 Targets = int | Sequence[int] | torch.Tensor | None
+
+
+@contextlib.contextmanager
+def quiet_imports() -> Iterator[None]:
+    """Import Captum or shap without the notices their imports print (not errors of the caller's).
+
+    Captum and shap import ``tqdm.auto``, which in a Jupyter kernel without ipywidgets warns
+    ``TqdmWarning: IProgress not found`` once per kernel, and shap's colour maps call matplotlib
+    functions that are due for deprecation. Neither says anything about the reader's code, so a
+    chapter page would show noise; every other warning still reaches the caller.
+    """
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=TqdmWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"shap(\.|$)")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"shap(\.|$)")
+        yield
 
 
 def require_finite_tensor(values: torch.Tensor, name: str) -> None:

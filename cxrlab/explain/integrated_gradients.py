@@ -11,14 +11,12 @@ not small compared with ``f(x) - f(x')``.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn as nn
 
 from .._checks import positive_int
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
+from ._common import Targets, check_images, check_logits, check_model, quiet_imports, require_finite_tensor, resolve_targets
 
 
 def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Targets = None, *,
@@ -50,8 +48,7 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: Target
             < 2, a baseline that does not broadcast or is not finite, bad targets, or
             non-finite logits or attributions.
     """
-    with warnings.catch_warnings():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
-        warnings.simplefilter("ignore")
+    with quiet_imports():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
         from captum.attr import IntegratedGradients
 
     model = check_model(model)

@@ -8,13 +8,11 @@ most if nudged", not "which pixels produced the score".
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn as nn
 
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
+from ._common import Targets, check_images, check_logits, check_model, quiet_imports, require_finite_tensor, resolve_targets
 
 
 def saliency(model: nn.Module, images: torch.Tensor, targets: Targets = None) -> torch.Tensor:
@@ -35,8 +33,7 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: Targets = None) ->
         ValueError: images not (B, C, H, W) or not finite (the image index is named), bad
             targets, or non-finite logits or gradients.
     """
-    with warnings.catch_warnings():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
-        warnings.simplefilter("ignore")
+    with quiet_imports():  # captum imports tqdm.auto, which warns in kernels without ipywidgets
         from captum.attr import Saliency
 
     model = check_model(model)

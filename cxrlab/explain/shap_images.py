@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from .._checks import positive_int
 from .._torch import eval_mode, model_device
-from ._common import Targets, check_images, check_logits, check_model, require_finite_tensor, resolve_targets
+from ._common import Targets, check_images, check_logits, check_model, quiet_imports, require_finite_tensor, resolve_targets
 
 
 class _OneOutput(nn.Module):
@@ -74,8 +74,6 @@ def shap_images(model: nn.Module, images: torch.Tensor, targets: Targets = None,
             named) or of different (C, H, W); nsamples or batch_size < 1; bad targets;
             non-finite logits or attributions.
     """
-    import warnings
-
     if _is_image_batch(targets) and background is None and len(legacy) <= 1:
         # the older order: shap_images(model, images, background[, targets])
         background, targets = targets, (legacy[0] if legacy else None)
@@ -85,8 +83,7 @@ def shap_images(model: nn.Module, images: torch.Tensor, targets: Targets = None,
     if background is None:
         raise TypeError("shap_images needs background=..., a batch (N, C, H, W) of reference images "
                         "(a few dozen training images)")
-    with warnings.catch_warnings():  # shap's import triggers matplotlib deprecation notices
-        warnings.simplefilter("ignore")
+    with quiet_imports():  # shap imports tqdm.auto and calls matplotlib functions due for deprecation
         import shap
 
     model = check_model(model)
