@@ -144,6 +144,7 @@ def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str
             fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="weight / largest |weight|")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.spines[:].set_visible(False)
     if title:
         ax.set_title(title)
     return fig
@@ -169,7 +170,7 @@ def feature_map_grid(rows: Sequence[tuple[str, torch.Tensor]], *, image: torch.T
     Raises:
         ValueError: for no rows, maps that are not (K, H, W) with K >= n_maps, or non-finite maps.
     """
-    from .figures import HEATMAP_CMAP, figure_size
+    from .figures import HEATMAP_CMAP
 
     positive_int(n_maps, "n_maps")
     if not rows:
@@ -182,27 +183,31 @@ def feature_map_grid(rows: Sequence[tuple[str, torch.Tensor]], *, image: torch.T
             raise ValueError(f"row {label!r}: the maps contain NaN or infinity")
     ncols = n_maps + (image is not None)
     height, width = rows[0][1].shape[-2:]
-    fig, axes = plt.subplots(len(rows), ncols, squeeze=False,
-                             figsize=figure_size(ncols, len(rows), panel_aspect=height / width, width=5.0))
+    left, right, gap, margin = 0.17, 0.87, 0.04, 0.15                # margin: inches above and below
+    panel = 5.0 * (right - left) / (ncols + gap * (ncols - 1))          # panel width, inches
+    fig_height = len(rows) * panel * height / width * (1 + gap) + 2 * margin
+    bottom, top = margin / fig_height, 1 - margin / fig_height
+    fig, axes = plt.subplots(len(rows), ncols, squeeze=False, figsize=(5.0, fig_height))
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, wspace=gap, hspace=gap)
     for r, (label, maps) in enumerate(rows):
         column = 0
         if image is not None:
             picture = image.detach().float().cpu()
             picture = picture[0] if picture.ndim == 4 else picture
             axes[r, 0].imshow(picture.permute(1, 2, 0).numpy() if picture.ndim == 3 else picture,
-                              cmap="gray" if picture.ndim == 2 else None)
+                              cmap="gray" if picture.ndim == 2 else None, aspect="auto")
             column = 1
         for k in range(n_maps):
             scaled = maps[k].detach().float().cpu()
             scaled = scaled / scaled.max().clamp_min(1e-12)
-            shown = axes[r, column + k].imshow(scaled.numpy(), cmap=HEATMAP_CMAP, vmin=0, vmax=1)
-        axes[r, 0].set_ylabel(label)
+            shown = axes[r, column + k].imshow(scaled.numpy(), cmap=HEATMAP_CMAP, vmin=0, vmax=1, aspect="auto")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.subplots_adjust(left=0.08, right=0.86, wspace=0.05, hspace=0.08)
-    bar = fig.colorbar(shown, ax=list(axes.flat), fraction=0.03, pad=0.02)
-    bar.set_label("response / map's max")
+        ax.spines[:].set_visible(False)
+    bar = fig.colorbar(shown, cax=fig.add_axes((right + 0.02, bottom, 0.02, top - bottom)))
+    bar.set_label("relative")  # each map divided by its own maximum
     return fig
 
 
