@@ -1,7 +1,8 @@
 """Looking inside a network: its layer table, first-layer filters and feature maps.
 
 ``layer_table`` lists every layer's output shape and parameter count for one forward pass
-(chapter 2); ``filter_grid`` draws a first convolution's filters as small RGB images;
+(chapter 2); ``filter_grid`` draws a first convolution's filters as small RGB images and
+``feature_map_grid`` its feature maps, both in the book's figure style (:mod:`cxrlab.figures`);
 ``filter_statistics`` measures how colourful and how spatially smooth (edge-like rather
 than noisy) each one is; ``activations`` records the outputs of named layers for one
 forward pass (chapter 3). Cached backbone features for transfer learning are in
@@ -87,12 +88,23 @@ def filter_statistics(weight: torch.Tensor | nn.Module) -> dict[str, np.ndarray]
 
 
 def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str | None = None,
-                ax: plt.Axes | None = None, order: Sequence[int] | None = None) -> plt.Figure:
-    """Draw conv filters (out, 3 or 1, kH, kW) as one mosaic of RGB (or grey) tiles.
+                ax: plt.Axes | None = None, order: Sequence[int] | None = None,
+                colorbar: bool = True) -> plt.Figure:
+    """Draw conv filters (out, 3 or 1, kH, kW) as one mosaic of tiles, in the book's style.
 
-    Each filter is scaled on its own symmetric range, so mid-grey is 0, bright is positive
-    and dark negative; a coloured tile responds to that colour. ``order``: the filters to
-    show, in that order (default all).
+    Each filter is scaled on its own symmetric range, so that 0 is the middle of the scale.
+    Colour filters are drawn as RGB tiles (mid-grey = 0, bright = positive, dark = negative; a
+    coloured tile weighs that colour more), as in Krizhevsky et al. 2012, Figure 3.
+    Single-channel filters are signed weights, so they are drawn in the diverging map
+    ``RdBu_r`` centred on 0, with a colour bar (``colorbar=True``).
+
+    Args:
+        weight: a Conv2d or its weight of shape (out, 1 or 3, kH, kW).
+        ncols: tiles per row (at most ``out``).
+        title: the Axes title (keep it short: the panel may be a third of the page wide).
+        ax: draw into this Axes instead of a new figure of the page's width.
+        order: the filters to show, in that order (default all).
+        colorbar: add a colour bar beside a single-channel mosaic.
 
     Returns:
         The matplotlib Figure (the one holding ``ax`` when given).
@@ -100,6 +112,8 @@ def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str
     Raises:
         ValueError: for filters with other than 1 or 3 input channels.
     """
+    from .figures import PAGE_WIDTH, figure_size
+
     w = _conv_weight(weight)
     if w.shape[1] not in (1, 3):
         raise ValueError(f"filter_grid draws 1- or 3-channel filters, these have {w.shape[1]}")
@@ -109,22 +123,91 @@ def filter_grid(weight: torch.Tensor | nn.Module, *, ncols: int = 16, title: str
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
     scale = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-    tiles = (0.5 + 0.5 * w / scale).permute(0, 2, 3, 1).numpy()
+    tiles = (w / scale).permute(0, 2, 3, 1).numpy()        # each tile in [-1, 1]
     pad = 1
-    mosaic = np.ones((nrows * (kh + pad) - pad, ncols * (kw + pad) - pad, c))
+    mosaic = np.full((nrows * (kh + pad) - pad, ncols * (kw + pad) - pad, c), np.nan)
     for i, tile in enumerate(tiles):
         r, q = divmod(i, ncols)
         mosaic[r * (kh + pad):r * (kh + pad) + kh, q * (kw + pad):q * (kw + pad) + kw] = tile
     if ax is None:
-        fig, ax = plt.subplots(figsize=(0.5 * ncols + 0.5, 0.5 * nrows + 0.6))
+        aspect = mosaic.shape[0] / mosaic.shape[1]
+        fig, ax = plt.subplots(figsize=figure_size(1, panel_aspect=aspect, width=min(PAGE_WIDTH, 0.4 * ncols + 0.8)))
     else:
         fig = ax.figure
-    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray" if c == 1 else None,
-              vmin=0, vmax=1, interpolation="nearest")
+    if c == 3:
+        rgb = np.nan_to_num(0.5 + 0.5 * mosaic, nan=1.0)   # white gaps between the tiles
+        ax.imshow(rgb, vmin=0, vmax=1, interpolation="nearest")
+    else:
+        shown = ax.imshow(np.ma.masked_invalid(mosaic[..., 0]), cmap="RdBu_r", vmin=-1, vmax=1,
+                          interpolation="nearest")
+        if colorbar:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="weight / largest |weight|")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.spines[:].set_visible(False)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
+    return fig
+
+
+def feature_map_grid(rows: Sequence[tuple[str, torch.Tensor]], *, image: torch.Tensor | None = None,
+                     n_maps: int = 6) -> plt.Figure:
+    """Feature maps (ReLU outputs), one row per model, in a perceptual colour map with a colour bar.
+
+    Each map is divided by its own maximum, so every panel uses the whole scale (0 = no
+    response, 1 = the map's strongest); the colour map is ``cxrlab.figures.HEATMAP_CMAP``
+    (perceptually uniform, dark = 0) and one colour bar serves every panel. The row's label
+    stands left of its first panel; with ``image``, the first column shows the input.
+
+    Args:
+        rows: ``(label, maps)`` pairs, maps of shape (K, H, W) with K >= ``n_maps``, finite.
+        image: the input, (1, 3, H, W) or (3, H, W) in [0, 1], or (H, W) grey; optional.
+        n_maps: maps per row (the first ``n_maps`` of each).
+
+    Returns:
+        The matplotlib Figure, at most ``PAGE_WIDTH`` wide.
+
+    Raises:
+        ValueError: for no rows, maps that are not (K, H, W) with K >= n_maps, or non-finite maps.
+    """
+    from .figures import HEATMAP_CMAP
+
+    positive_int(n_maps, "n_maps")
+    if not rows:
+        raise ValueError("feature_map_grid needs at least one (label, maps) row")
+    for label, maps in rows:
+        if not isinstance(maps, torch.Tensor) or maps.ndim != 3 or len(maps) < n_maps:
+            raise ValueError(f"row {label!r}: maps must be a (K, H, W) tensor with K >= {n_maps}, "
+                             f"got {getattr(maps, 'shape', type(maps).__name__)}")
+        if not torch.isfinite(maps).all():
+            raise ValueError(f"row {label!r}: the maps contain NaN or infinity")
+    ncols = n_maps + (image is not None)
+    height, width = rows[0][1].shape[-2:]
+    left, right, gap, margin = 0.17, 0.87, 0.04, 0.15                # margin: inches above and below
+    panel = 5.0 * (right - left) / (ncols + gap * (ncols - 1))          # panel width, inches
+    fig_height = len(rows) * panel * height / width * (1 + gap) + 2 * margin
+    bottom, top = margin / fig_height, 1 - margin / fig_height
+    fig, axes = plt.subplots(len(rows), ncols, squeeze=False, figsize=(5.0, fig_height))
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, wspace=gap, hspace=gap)
+    for r, (label, maps) in enumerate(rows):
+        column = 0
+        if image is not None:
+            picture = image.detach().float().cpu()
+            picture = picture[0] if picture.ndim == 4 else picture
+            axes[r, 0].imshow(picture.permute(1, 2, 0).numpy() if picture.ndim == 3 else picture,
+                              cmap="gray" if picture.ndim == 2 else None, aspect="auto")
+            column = 1
+        for k in range(n_maps):
+            scaled = maps[k].detach().float().cpu()
+            scaled = scaled / scaled.max().clamp_min(1e-12)
+            shown = axes[r, column + k].imshow(scaled.numpy(), cmap=HEATMAP_CMAP, vmin=0, vmax=1, aspect="auto")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.spines[:].set_visible(False)
+    bar = fig.colorbar(shown, cax=fig.add_axes((right + 0.02, bottom, 0.02, top - bottom)))
+    bar.set_label("relative")  # each map divided by its own maximum
     return fig
 
 

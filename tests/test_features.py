@@ -80,3 +80,29 @@ def test_layer_table_traces_lenet5():
     assert model.training and not any(m._forward_hooks for m in model.modules())
     with pytest.raises(ValueError, match="batch axis"):
         features.layer_table(model, torch.zeros(32))
+
+
+def test_filter_and_feature_map_grids_follow_the_book_style():
+    import matplotlib.pyplot as plt
+
+    from cxrlab.figures import PAGE_WIDTH, text_problems
+
+    grey = filter_grid(torch.randn(16, 1, 5, 5), ncols=8, title="grey filters")
+    shown = grey.axes[0].images[0]
+    assert shown.get_cmap().name == "RdBu_r" and shown.get_clim() == (-1, 1)  # diverging, centred on 0
+    assert len(grey.axes) == 2 and text_problems(grey) == []                  # with its colour bar
+    colour = filter_grid(torch.randn(64, 3, 11, 11), ncols=16)
+    assert colour.get_figwidth() <= PAGE_WIDTH and text_problems(colour) == []
+    maps = torch.rand(8, 12, 18)
+    fig = features.feature_map_grid([("random", maps), ("trained", 2 * maps)], image=torch.rand(1, 3, 48, 72),
+                                    n_maps=6)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2 * 7 and len(fig.axes) == 2 * 7 + 1              # 2 rows of input + 6 maps, one bar
+    scaled = panels[1].images[0].get_array()
+    assert float(scaled.max()) == pytest.approx(1.0) and float(scaled.min()) >= 0.0  # each map on its own max
+    assert fig.get_figwidth() <= PAGE_WIDTH and text_problems(fig) == []
+    with pytest.raises(ValueError, match="K >= 6"):
+        features.feature_map_grid([("few", torch.rand(3, 4, 4))])
+    with pytest.raises(ValueError, match="NaN"):
+        features.feature_map_grid([("bad", torch.full((6, 4, 4), float("nan")))])
+    plt.close("all")
