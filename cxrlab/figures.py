@@ -145,6 +145,8 @@ def radiograph(ax: plt.Axes, image: Any, *, title: str | None = None) -> mpl.ima
     shown = ax.imshow(array, cmap=RADIOGRAPH_CMAP, vmin=low, vmax=high if high > low else low + 1)
     ax.set_xticks([])
     ax.set_yticks([])
+    for spine in ax.spines.values():  # no frame line along the film's edges
+        spine.set_visible(False)
     if title:
         ax.set_title(title)
     return shown
