@@ -98,7 +98,7 @@ def chest_config(rt: Runtime) -> dict:
     return rt.pick(
         full=dict(common, size=224, n=8000, epochs=12, batch_size=64, lr=2e-3, enrichment=1.0, lesion_contrast=2.0),
         quick=dict(common, size=64, n=1200, epochs=5, batch_size=32, lr=2e-3, enrichment=2.0, lesion_contrast=3.0),
-        smoke=dict(common, size=64, n=120, epochs=1, batch_size=32, lr=2e-3, enrichment=2.0, lesion_contrast=3.0),
+        smoke=dict(common, size=32, n=120, epochs=1, batch_size=32, lr=2e-3, enrichment=2.0, lesion_contrast=3.0),
     )
 
 
