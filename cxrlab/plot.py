@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .figures import MIN_FONT_PT, PAGE_WIDTH, PALETTE, figure_size, series_color
 from .train import History
 
 #: What ``training_curves`` can draw: History field -> (panel kind, split label).
@@ -29,6 +30,9 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
                     panels: Sequence[Sequence[str]] = (("train_loss", "val_loss"), ("train_accuracy", "val_accuracy")),
                     panel_titles: Sequence[str] | None = None) -> plt.Figure:
     """Loss and accuracy per epoch, training (solid) and validation (dashed), one colour per run.
+
+    A run keeps its colour in every figure of the chapter (``cxrlab.figures.series_color``); the
+    figure fits the page's column (``cxrlab.figures.figure_size``).
 
     Args:
         history: one History, or ``{label: History}`` to compare runs on the same axes.
@@ -62,7 +66,8 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
     if panel_titles is not None and len(panel_titles) != len(panels):
         raise ValueError(f"{len(panel_titles)} panel_titles for {len(panels)} panels")
     if axes is None:
-        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, len(panels), figsize=figure_size(len(panels), panel_aspect=0.85),
+                                 squeeze=False)
         axes = list(axes[0])
     else:
         axes = list(np.atleast_1d(axes))
@@ -78,12 +83,13 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
                 if len(values) == 0:
                     continue  # no validation data in this run
                 split = CURVES[curve][1]
+                shown = f"{prefix}{split}" if len(panel) > 1 or not label else label
                 ax.plot(epochs, values * (100 if kind == "accuracy" else 1), _STYLE[split], ms=3,
-                        color=f"C{i}", label=f"{prefix}{split}" if len(panel) > 1 or not label else label)
+                        color=series_color(label) if label else PALETTE[0], label=shown)
         ylabel, default_title = _LABELS[kind]
         ax.set(xlabel="epoch", ylabel=ylabel, title=panel_titles[index] if panel_titles else default_title)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(frameon=False)
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title)
@@ -101,7 +107,9 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
         titles: one title per image, printed above its cell.
         ncols: images per row.
         cmap: colour map of single-channel images (grey for radiographs).
-        size: side of one cell in inches.
+        size: side of one cell in inches; shrunk so the grid fits the page's column
+            (``cxrlab.figures.PAGE_WIDTH``). Titles are set at the book's smallest font, so
+            give long titles fewer columns.
         suptitle: the figure's title.
 
     Returns:
@@ -123,7 +131,10 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
         raise ValueError(f"{len(titles)} titles for {n} images: give one title per image")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+    size = min(size, PAGE_WIDTH / ncols)
+    title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    row_height = size + title_lines * MIN_FONT_PT * 1.35 / 72
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.45 if suptitle else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -134,7 +145,7 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
         img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
         ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=0, vmax=1)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8)
+            ax.set_title(titles[i], fontsize=MIN_FONT_PT)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -164,7 +175,7 @@ def confusion_matrix(labels: Sequence[int] | torch.Tensor, predictions: Sequence
     from sklearn.metrics import ConfusionMatrixDisplay
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 5))
+        fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.9))
     else:
         fig = ax.figure
     ConfusionMatrixDisplay.from_predictions(

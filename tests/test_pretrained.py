@@ -112,7 +112,8 @@ def test_weights_from_local_cache(cached_resnet18):
     model = build("resnet18", 4, pretrained=True)
     info = model.weights_info
     assert info.pretrained and info.architecture == "resnet18"
-    assert "ImageNet-1k" in info.source and "local cache" in info.source and str(info) == info.source
+    assert "ImageNet-1k" in info.source and str(info) == info.source
+    assert "from torch's hub cache (resnet18-f37072fd.pth)" in info.source
     with pytest.raises(AttributeError):
         info.pretrained = False  # frozen: provenance cannot be edited after the fact
     assert torch.equal(model.conv1.weight, cached_resnet18.conv1.weight)
@@ -158,3 +159,25 @@ def test_imagenet_statistics_are_defined_once():
     from cxrlab.dicom import convert
 
     assert convert.IMAGENET_MEAN is models.IMAGENET_MEAN and convert.IMAGENET_STD is models.IMAGENET_STD
+
+
+def test_reasons_name_no_path_or_socket_message(empty_hub, monkeypatch):
+    """The reasons are printed into the book's pages (issue 16 item 17): no path, no gaierror."""
+    import socket
+
+    from tools.html_scan import scan_text
+
+    offline_state, offline_reason = models.load_pretrained_state("alexnet", timeout=1.0)
+    monkeypatch.delenv(settings.OFFLINE_ENV)
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", no_dns)
+    state, reason = models.load_pretrained_state("alexnet", timeout=1.0)
+    assert offline_state is None and state is None
+    assert reason == "not in torch's hub cache, and no download: download.pytorch.org could not be " \
+                     "reached (no network: the host name could not be resolved)"
+    assert "not in torch's hub cache" in offline_reason
+    assert scan_text(reason) == [] and scan_text(offline_reason) == []
+    assert str(empty_hub) not in reason + offline_reason

@@ -87,12 +87,12 @@ def _sources(folder: Path, size: int = 32, seed: int = 0) -> list[tuple[bool, bo
                 arrays["test_labels"].astype(np.int64))
 
     return [
-        (True, cifar10_present(folder), f"real CIFAR-10 60,000 ({read_source_note(folder) or folder})",
+        (True, cifar10_present(folder), f"real CIFAR-10 60,000 ({read_source_note(folder) or 'the data folder'})",
          lambda: (_read_cifar_folder(folder), "CIFAR-10", CIFAR10_CLASSES,
-                  f"CIFAR-10 from {read_source_note(folder) or folder}")),
+                  f"CIFAR-10 from {read_source_note(folder) or 'the data folder'}")),
         (False, fashion is not None, "stand-in: Fashion-MNIST 70,000 real photos (grey, 32x32)",
          lambda: (read_fashion(), "Fashion-MNIST (stand-in for CIFAR-10)", FASHION_CLASSES,
-                  f"Fashion-MNIST real photos from {fashion}, grey repeated to 3 channels; {FETCH_HINT}")),
+                  f"Fashion-MNIST product photos (28x28 grey, repeated to 3 channels) found on this machine; {FETCH_HINT}")),
         (False, True, "stand-in: generated coloured shapes",
          lambda: ((*synthetic_shapes(6000, size, seed), *synthetic_shapes(1000, size, seed + 1)),
                   "Generated shapes (stand-in for CIFAR-10)", SHAPE_CLASSES,

