@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -41,6 +42,8 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     train_seconds: float = 0.0
+    #: CPU threads the training steps ran on (after ``threads="auto"``, the faster one); None when not set
+    threads: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -160,7 +163,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
         augment: Augment | None = None, device: torch.device | str | None = None,
         amp: bool = False, channels_last: bool = False, keep_best: bool = True, patience: int | None = None,
         progress: bool | None = None, seed: int | None = None,
-        checkpoint: str | os.PathLike | None = None) -> History:
+        checkpoint: str | os.PathLike | None = None, threads: int | str | None = None) -> History:
     """Train ``model`` with cross-entropy and return its per-epoch History.
 
     ``optimizer``: "adam", "adamw", "sgd" (momentum 0.9, Nesterov) or an optimizer you
@@ -173,7 +176,13 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     ``patience`` stops after that many epochs without improvement. ``progress`` shows a
     tqdm bar (default: ``cxrlab.settings.progress_enabled()``). Times are wall-clock seconds.
     ``checkpoint``: a file that receives the best weights (the last ones without ``val``)
-    after every epoch that improves them. In a chapter, pass ``**rt.fit_options()`` for the
+    after every epoch that improves them. ``threads``: CPU threads for training (ignored on an
+    accelerator and restored on return): None keeps torch's setting, a number sets it, and
+    "auto" times the first real training steps on one thread and on torch's current count
+    and keeps the faster. A network as small as LeNet-5 gains little from splitting each
+    layer over cores, and loses many times over when other programs share them (every
+    layer waits for its slowest thread); the steps timed are training steps, none is wasted.
+    In a chapter, pass ``**rt.fit_options()`` for the
     device, seed, mixed precision, memory format and progress bar of the run. Each
     submodule's own train/eval flag is restored when ``fit`` returns.
 
@@ -187,10 +196,12 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
 
     Raises:
         ValueError: for a non-positive ``epochs`` or ``batch_size``, an unknown optimizer or
-            schedule, or a model with nothing trainable; TypeError/ValueError for bad data.
+            schedule, ``threads`` other than None, "auto" or a positive number, or a model with
+            nothing trainable; TypeError/ValueError for bad data.
     """
     positive_int(epochs, "epochs")
     positive_int(batch_size, "batch_size")
+    tuner = _ThreadTuner(threads)
     device = torch.device(device) if device is not None else model_device(model)
     parallel = distributed.context(device)  # torchrun: one rank of a DDP job; else the plain loop
     device = parallel.device
@@ -208,6 +219,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
 
     history = History()
+    tuner.start(device)
     best_state, best_key = None, (-math.inf, math.inf)
     bar = None
     if progress_enabled(progress) and parallel.is_main:
@@ -225,6 +237,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
                 correct = torch.zeros((), device=device, dtype=torch.long)
                 seen = torch.zeros((), device=device, dtype=torch.long)
                 for xb, yb in parallel.batches(x, y, batch_size, generator):
+                    tuner.before_step()
                     if augment is not None:
                         xb = augment(xb)
                     with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
@@ -240,6 +253,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
                         opt.step()
                     if scheduler is not None:
                         scheduler.step()
+                    tuner.after_step()
                     loss_sum += loss.detach() * len(yb)
                     correct += (logits.detach().argmax(1) == yb).sum()
                     seen += len(yb)
@@ -270,12 +284,59 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
                 if patience is not None and stale >= patience:
                     break
         finally:
+            history.threads = tuner.finish()
             if bar is not None:
                 bar.close()
     history.train_seconds = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+class _ThreadTuner:
+    """``fit(threads=...)``: set torch's CPU thread count for a run, or pick it by timing steps."""
+
+    TIMED_STEPS = 3  # per candidate, after one untimed step (oneDNN builds its kernels on the first)
+
+    def __init__(self, threads: int | str | None):
+        if not (threads is None or threads == "auto"
+                or (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1)):
+            raise ValueError(f"threads must be None, 'auto' or a positive number of CPU threads, got {threads!r}")
+        self.threads, self.saved = threads, torch.get_num_threads()
+        self.queue: list[tuple[int, bool]] = []
+        self.times: dict[int, list[float]] = {}
+        self.current: tuple[int, bool] | None = None
+        self.t0 = 0.0
+
+    def start(self, device: torch.device) -> None:
+        if self.threads is None or device.type != "cpu":
+            self.threads = None
+        elif self.threads == "auto":
+            for n in sorted({self.saved, 1}, reverse=True):
+                self.queue += [(n, False)] + [(n, True)] * self.TIMED_STEPS
+        else:
+            torch.set_num_threads(self.threads)
+
+    def before_step(self) -> None:
+        if self.queue:
+            self.current = self.queue.pop(0)
+            torch.set_num_threads(self.current[0])
+            self.t0 = time.perf_counter()
+
+    def after_step(self) -> None:
+        if self.current is None:
+            return
+        n, timed = self.current
+        self.current = None
+        if timed:
+            self.times.setdefault(n, []).append(time.perf_counter() - self.t0)
+        if not self.queue:  # every candidate timed: keep the fastest for the rest of the run
+            torch.set_num_threads(min(self.times, key=lambda k: statistics.median(self.times[k])))
+
+    def finish(self) -> int | None:
+        used = torch.get_num_threads() if self.threads is not None else None
+        torch.set_num_threads(self.saved)
+        return used
 
 
 def _postfix(history: History) -> dict[str, str]:

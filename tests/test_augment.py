@@ -32,6 +32,24 @@ def test_reflect_padding_matches_torchvision_pad_then_crop():
         assert torch.equal(out[i], padded[i, :, top:top + 8, left:left + 8])
 
 
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate"])
+def test_every_padding_mode_and_channels_last_match_a_per_image_crop(mode):
+    x = torch.randn(5, 3, 7, 9).contiguous(memory_format=torch.channels_last)
+    out, offsets = random_crop(x, 2, padding_mode=mode, generator=torch.Generator().manual_seed(4),
+                               return_offsets=True)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="constant" if mode == "zeros" else mode)
+    for i, (top, left) in enumerate(offsets.tolist()):
+        assert torch.equal(out[i], padded[i, :, top:top + 7, left:left + 9])
+
+
+def test_shift_only_augmentation_crops_and_never_flips():
+    x = torch.arange(64.0).reshape(1, 1, 8, 8).repeat(300, 1, 1, 1)
+    out = RandomCropFlip(padding=1, flip_p=0.0, padding_mode="replicate", seed=0)(x)
+    # without a flip, a pixel's right-hand neighbour stays one larger wherever the crop did not clamp
+    assert ((out[..., 2:-2, 3] - out[..., 2:-2, 2]) == 1).all()
+
+
 def test_offsets_cover_every_position():
     x = torch.zeros(4000, 1, 4, 4)
     _, offsets = random_crop(x, 1, generator=torch.Generator().manual_seed(0), return_offsets=True)

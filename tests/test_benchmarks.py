@@ -111,6 +111,8 @@ def test_lenet_benchmark_trains_as_chapter_2_does():
     assert f"weight_decay={CHAPTER['weight_decay']!r}" in recipe and f'schedule="{CHAPTER["schedule"]}"' in recipe
     assert f"quick={CHAPTER['epochs']}," in cell and f"batch_size = {CHAPTER['batch_size']}" in cell
     assert f"shift = {CHAPTER['shift']}" in cell
+    assert f"label_smoothing={CHAPTER['label_smoothing']!r}" in recipe
+    assert f"threads={CHAPTER['threads']!r}" in cell.replace('"', "'")
 
 
 def _run_appendix(results_dir, monkeypatch):

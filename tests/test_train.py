@@ -94,3 +94,40 @@ def test_channels_last_training_matches_shapes():
     y = torch.arange(64) % 10
     history = fit(LeNet5(), (x, y), epochs=1, batch_size=16, channels_last=True, progress=False)
     assert history.epochs == 1
+
+
+class _ThreadSpy(nn.Module):
+    """A linear layer that records torch's CPU thread count at every training forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear, self.seen = nn.Linear(2, 2), []
+
+    def forward(self, x):
+        if self.training:
+            self.seen.append(torch.get_num_threads())
+        return self.linear(x)
+
+
+@pytest.mark.parametrize("threads", [1, "auto"])
+def test_threads_are_set_for_training_and_restored(threads, monkeypatch):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = _ThreadSpy()
+        history = fit(model, _blobs(400), epochs=1, batch_size=20, progress=False, seed=0, threads=threads)
+        assert torch.get_num_threads() == 2  # given back
+        if threads == 1:
+            assert set(model.seen) == {1} and history.threads == 1
+        else:  # one untimed + 3 timed steps on each of 2 and 1 threads, then the faster for the rest
+            assert model.seen[:8] == [2] * 4 + [1] * 4
+            assert history.threads in (1, 2) and set(model.seen[8:]) == {history.threads}
+        assert fit(_ThreadSpy(), _blobs(40), epochs=1, progress=False).threads is None
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -1, "fast", 1.5, True])
+def test_bad_thread_counts_are_explained(bad):
+    with pytest.raises(ValueError, match="threads must be None, 'auto' or a positive number"):
+        fit(nn.Linear(2, 2), _blobs(40), epochs=1, progress=False, threads=bad)
