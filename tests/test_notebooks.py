@@ -46,4 +46,13 @@ def test_notebook_runs_in_smoke_mode(path, monkeypatch):
     assert not errors, f"{path.name}: " + "; ".join(f"{e.ename}: {e.evalue}" for e in errors)
     assert all(c.get("execution_count") is not None for c in code_cells), \
         f"{path.name}: a code cell did not run"
+    # a numbered figure's cell shows that one figure: a table after it would be wrapped in the
+    # same figure (the book build fails on the duplicate target name)
+    for index, cell in enumerate(code_cells):
+        if "figure" in cell.metadata.get("mystnb", {}):
+            shown = [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")
+                     and not all(k.startswith("application/papermill.record") for k in o.get("data", {}))]
+            assert len(shown) == 1 and "image/png" in shown[0].get("data", {}), \
+                f"{path.name}: code cell {index} ({cell.metadata.mystnb['figure'].get('name')}) shows " \
+                f"{len(shown)} outputs; a figure cell shows one figure (move the rest to the next cell)"
     assert os.environ["CXRLAB_MODE"] == "smoke"
