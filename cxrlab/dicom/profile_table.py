@@ -4,7 +4,7 @@ Generated from dicom-anonymizer 2.1.0 (KitwareMedical, BSD licence), module
 ``dicomanonymizer.dicom_anonymization_databases.dicomfields_2026c``, which is scraped from
 the standard's own table (DICOM 2026c). ``tests/test_dicom_profile_table.py`` compares every
 row with that source, so the two cannot drift apart. Do not edit by hand: the test prints
-every row that differs; ``from_dicom_anonymizer()`` reads the source's rows.
+every row that differs; ``from_dicom_anonymizer()`` reads that package's rows.
 
 Actions (PS3.15 E.1.1): X remove; Z zero length (or a dummy); D a dummy value; U a new UID;
 compound codes (X/Z, X/D, Z/D, X/Z/D, X/Z/U*) allow either, depending on the IOD's type.
