@@ -37,6 +37,9 @@ def test_notebook_is_stored_without_outputs(path):
 def test_notebook_runs_in_smoke_mode(path, monkeypatch):
     monkeypatch.setenv("CXRLAB_MODE", "smoke")
     monkeypatch.setenv("CXRLAB_PROGRESS", "0")
+    # Streamlit (tests/test_app.py) sets MPLBACKEND=Agg for the whole process; the kernel must
+    # keep the inline backend, so that figure cells are checked as the book shows them
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(BOOK)}})
@@ -47,12 +50,14 @@ def test_notebook_runs_in_smoke_mode(path, monkeypatch):
     assert all(c.get("execution_count") is not None for c in code_cells), \
         f"{path.name}: a code cell did not run"
     # a numbered figure's cell shows that one figure: a table after it would be wrapped in the
-    # same figure (the book build fails on the duplicate target name)
+    # same figure (the book build fails on the duplicate target name). A figure drawn only
+    # when there is something to draw (no mistakes, no figure) may leave its cell empty.
     for index, cell in enumerate(code_cells):
         if "figure" in cell.metadata.get("mystnb", {}):
             shown = [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")
                      and not all(k.startswith("application/papermill.record") for k in o.get("data", {}))]
-            assert len(shown) == 1 and "image/png" in shown[0].get("data", {}), \
+            assert len(shown) <= 1 and all("image/png" in o.get("data", {}) for o in shown), \
                 f"{path.name}: code cell {index} ({cell.metadata.mystnb['figure'].get('name')}) shows " \
-                f"{len(shown)} outputs; a figure cell shows one figure (move the rest to the next cell)"
+                f"{[list(o.get('data', {})) for o in shown]}; a figure cell shows its figure only " \
+                "(move the rest to the next cell)"
     assert os.environ["CXRLAB_MODE"] == "smoke"
