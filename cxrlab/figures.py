@@ -175,16 +175,16 @@ def heatmap_overlay(ax: plt.Axes, image: Any, heat: Any, *, max_alpha: float = 0
     Raises:
         ValueError: shapes that differ, values outside [0, 1] or non-finite, a bad max_alpha.
     """
-    radiograph(ax, image)
+    grey = _image2d(image, "image")
     heat2d = _image2d(heat, "heat")
-    grey_shape = _image2d(image, "image").shape
-    if heat2d.shape != grey_shape:
-        raise ValueError(f"heat {heat2d.shape} and image {grey_shape} must have the same height and width")
+    if heat2d.shape != grey.shape:
+        raise ValueError(f"heat {heat2d.shape} and image {grey.shape} must have the same height and width")
     if heat2d.min() < -1e-6 or heat2d.max() > 1 + 1e-6:
         raise ValueError(f"heat must lie in [0, 1] (got {heat2d.min():.3g}..{heat2d.max():.3g}); "
                          "scale it first, e.g. with cxrlab.explain.to_heatmap")
     if not 0 < max_alpha <= 1:
         raise ValueError(f"max_alpha must lie in (0, 1], got {max_alpha!r}")
+    radiograph(ax, grey)  # drawn only once both inputs are known to be valid
     heat2d = np.clip(heat2d, 0, 1)
     cmap = plt.get_cmap(HEATMAP_CMAP)
     rgba = cmap(heat2d)
