@@ -74,11 +74,80 @@ def test_count_parameters_checks_its_input():
         count_parameters("resnet18")
 
 
-def test_a_name_imports_only_its_own_file():
+def test_a_name_imports_only_its_own_file_and_the_files_it_uses():
     import subprocess
     import sys
 
     code = ("import sys; from cxrlab.nets import LeNet5; "
             "print(sorted(m for m in sys.modules if m.startswith('cxrlab.nets')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['cxrlab.nets', 'cxrlab.nets.lenet']"
+    # lenet.py builds LeNet-5 from layers.py's SigmoidTanh and FullConnectionConv2d; no other
+    # architecture file is imported
+    assert out.strip() == "['cxrlab.nets', 'cxrlab.nets.layers', 'cxrlab.nets.lenet']"
+
+
+def _plain_lenet5(weights_from: nn.Module) -> nn.Module:
+    """LeNet5 with torch's own nn.Tanh and nn.Conv2d C5, loaded with the given model's weights."""
+    plain = nets.LeNet5()
+    for block in (plain.features, plain.classifier):
+        for i, layer in enumerate(block):
+            if isinstance(layer, nets.SigmoidTanh):
+                block[i] = nn.Tanh()
+    plain.features[6] = nn.Conv2d(16, 120, kernel_size=5)
+    plain.load_state_dict(weights_from.state_dict())  # the same names and shapes
+    return plain
+
+
+def test_sigmoid_tanh_equals_torch_tanh_with_its_gradients():
+    x = torch.linspace(-20, 20, 4001, dtype=torch.float64)
+    torch.testing.assert_close(nets.SigmoidTanh()(x), torch.tanh(x), rtol=0, atol=1e-15)
+    x32 = (torch.randn(3, 6, 28, 28) * 3).contiguous(memory_format=torch.channels_last).requires_grad_()
+    y = nets.SigmoidTanh()(x32)
+    assert y.is_contiguous(memory_format=torch.channels_last) and y.dtype == torch.float32
+    assert (y - torch.tanh(x32)).abs().max() <= 3e-7          # float32 rounding of values in [-1, 1]
+    assert y.abs().max() <= 1
+    (grad,) = torch.autograd.grad(y.sum(), x32, create_graph=True)
+    (reference,) = torch.autograd.grad(torch.tanh(x32).sum(), x32, create_graph=True)
+    torch.testing.assert_close(grad, reference, rtol=0, atol=1e-6)
+    # second derivative (double backward): -2 tanh(x) (1 - tanh(x)^2)
+    (second,) = torch.autograd.grad(grad.sum(), x32)
+    torch.testing.assert_close(second, -2 * torch.tanh(x32) * (1 - torch.tanh(x32) ** 2), rtol=0, atol=1e-6)
+    # integer tensors are not floating point: torch.tanh's own behaviour (a float result)
+    torch.testing.assert_close(nets.SigmoidTanh()(torch.arange(-3, 4)), torch.tanh(torch.arange(-3, 4)))
+
+
+def test_full_connection_conv_is_the_convolution_it_replaces():
+    torch.manual_seed(0)
+    layer = nets.FullConnectionConv2d(16, 120, kernel_size=5)
+    conv = nn.Conv2d(16, 120, kernel_size=5)
+    conv.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 16, 5, 5).contiguous(memory_format=torch.channels_last)
+    out = layer(x)
+    assert out.shape == (4, 120, 1, 1)
+    torch.testing.assert_close(out, conv(x), rtol=1e-5, atol=1e-5)
+    # any other input size is an ordinary convolution
+    bigger = torch.randn(2, 16, 7, 7)
+    torch.testing.assert_close(layer(bigger), conv(bigger))
+    assert layer(bigger).shape == (2, 120, 3, 3)
+    # gradients of the weights equal the convolution's
+    layer(x).square().sum().backward()
+    conv(x).square().sum().backward()
+    torch.testing.assert_close(layer.weight.grad, conv.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(layer.bias.grad, conv.bias.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_lenet5_computes_what_plain_torch_layers_compute():
+    torch.manual_seed(1)
+    model = nets.LeNet5()
+    plain = _plain_lenet5(model)
+    x = torch.randn(8, 1, 32, 32)
+    torch.testing.assert_close(model(x), plain(x), rtol=0, atol=1e-6)
+    model(x).logsumexp(1).sum().backward()
+    plain(x).logsumexp(1).sum().backward()
+    for (name, p), q in zip(model.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=name)
+    # a channels-last copy gives the same logits
+    last = nets.LeNet5()
+    last.load_state_dict(model.state_dict())
+    last = last.to(memory_format=torch.channels_last)
+    torch.testing.assert_close(last(x.contiguous(memory_format=torch.channels_last)), plain(x), rtol=0, atol=1e-6)

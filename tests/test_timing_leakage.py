@@ -48,3 +48,58 @@ def test_nih_patient_ids_have_the_real_counts():
     if nih_table_present():   # same images-per-patient counts as the table itself
         table_counts = np.sort(load_nih_table().groupby("patient_id").size().to_numpy())
         assert np.array_equal(np.sort(np.bincount(ids)), table_counts)
+
+
+def test_layer_times_profiles_every_leaf_layer_and_leaves_the_model_as_it_was():
+    import pandas as pd
+    import pytest
+    import torch
+    import torch.nn as nn
+
+    from cxrlab.nets import LeNet5
+    from cxrlab.timing import layer_times
+
+    model = LeNet5().eval()
+    model.features[0].train()  # a submodule with its own flag
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(4, 1, 32, 32)
+    table = layer_times(model, x, repeats=2, warmup=0)
+    assert isinstance(table, pd.DataFrame) and len(table) == 12     # 5 layers, 4 tanh, 2 pools, a flatten
+    assert list(table.columns) == ["layer", "module", "input shape", "milliseconds", "share"]
+    assert table["layer"].tolist()[:3] == ["features.0", "features.1", "features.2"]
+    assert table["input shape"].iloc[0] == (1, 32, 32) and table["input shape"].iloc[6] == (16, 5, 5)
+    assert table.loc[7, "module"] == "FullConnectionConv2d"
+    assert (table["milliseconds"] > 0).all() and abs(table["share"].sum() - 1) < 1e-9
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training and model.features[0].training
+    with pytest.raises(ValueError, match="floating-point input batch"):
+        layer_times(model, torch.zeros(4, dtype=torch.long))
+    with pytest.raises(TypeError, match="nn.Module"):
+        layer_times(lambda t: t, x)
+    with pytest.raises(ValueError, match="no leaf module"):
+        layer_times(nn.Identity(), x)
+
+
+def test_training_step_time_trains_a_copy_and_checks_its_input():
+    import pytest
+    import torch
+
+    from cxrlab.nets import LeNet5
+    from cxrlab.timing import training_step_time
+
+    model = LeNet5().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,))
+    seconds = training_step_time(model, x, y, repeats=2, warmup=1)
+    assert 0 < seconds < 10
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # a copy was trained
+    assert all(p.grad is None for p in model.parameters()) and not model.training
+    with pytest.raises(ValueError, match="one int64 class index per row"):
+        training_step_time(model, x, y[:4])
+    with pytest.raises(ValueError, match="one int64 class index per row"):
+        training_step_time(model, x, y.float())
+    with pytest.raises(ValueError, match="floating-point input batch"):
+        training_step_time(model, x.long(), y)
+    with pytest.raises(TypeError, match="nn.Module"):
+        training_step_time("LeNet5", x, y)

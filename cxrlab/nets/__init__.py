@@ -8,7 +8,7 @@
 | ``inception.py`` | ``Inception`` module, ``InceptionNet``, ``googlenet_for(rt, ...)`` | 5 |
 | ``resnet_cifar.py`` | ``Block`` (the residual block), ``DeepCNN`` (He et al.'s CIFAR nets) | 6 |
 | ``dropout_nets.py`` | ``dropout_cnn``, ``mlp_head`` (MC dropout, ensembles) | 9 |
-| ``layers.py`` | ``Resize``, ``Normalize`` layers used inside models | 5, 7-10 |
+| ``layers.py`` | ``Resize``, ``Normalize``; ``SigmoidTanh``, ``FullConnectionConv2d`` (faster LeNet-5) | 2, 5, 7-10 |
 
 torchvision's ImageNet networks are built by :func:`cxrlab.pretrained.build`; freezing,
 stages and head replacement live in :mod:`cxrlab.transfer`.
