@@ -53,6 +53,20 @@ def progress_bar(iterable: Iterable[T], *, total: int | None = None, desc: str =
     """Wrap ``iterable`` in a tqdm bar when progress is on (``enabled``, else ``$CXRLAB_PROGRESS``)."""
     if not progress_enabled(enabled):
         return iterable
-    from tqdm.auto import tqdm
+    return tqdm_class()(iterable, total=total, desc=desc, leave=leave, **options)
 
-    return tqdm(iterable, total=total, desc=desc, leave=leave, **options)
+
+def tqdm_class() -> type:
+    """tqdm's bar class for here: the notebook widget where it can draw, the text bar elsewhere.
+
+    ``tqdm.auto`` picks the widget in any Jupyter kernel; without ipywidgets installed it
+    then falls back to the text bar with a ``TqdmWarning`` ("IProgress not found") in the
+    reader's output. This checks for ipywidgets first, so the fallback is silent.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm

@@ -33,7 +33,7 @@ from torch.utils.data import TensorDataset
 
 from . import distributed
 from ._checks import positive_int
-from ._torch import eval_mode, model_device
+from ._torch import eval_mode, model_device, tqdm_class
 from .settings import progress_enabled
 
 LOSSES = ("bce", "weighted_bce", "focal")
@@ -255,9 +255,7 @@ def fit_multilabel(model: nn.Module, train: TensorDataset | tuple, val: TensorDa
     best_state, best = None, -math.inf
     bar = None
     if progress_enabled(progress) and parallel.is_main:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs * steps, desc=f"training ({loss})", unit="batch", leave=False)
+        bar = tqdm_class()(total=epochs * steps, desc=f"training ({loss})", unit="batch", leave=False)
     start = time.perf_counter()
     try:
         for epoch in range(1, epochs + 1):

@@ -863,9 +863,9 @@ def _run_chunks(draw, starts: list[int], chunk: int, n: int, progress: bool | No
     workers = min(len(starts), max(1, min(4, os.cpu_count() or 1)))
     bar = None
     if _progress(progress, n):
-        from tqdm.auto import tqdm
+        from ._torch import tqdm_class
 
-        bar = tqdm(total=n, desc="phantoms", unit="image")
+        bar = tqdm_class()(total=n, desc="phantoms", unit="image")
     try:
         if workers == 1:
             for item in enumerate(starts):

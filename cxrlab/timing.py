@@ -8,9 +8,10 @@ side by side in one run, never by absolute times from different runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, Mapping, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -189,6 +190,58 @@ def training_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, re
     return median_time(step, repeats=repeats, warmup=warmup)
 
 
+def training_step_times(networks: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *,
+                        rounds: int = 4, repeats: int = 11, warmup: int = 3) -> dict[str, float]:
+    """Median seconds of one training step of each network, measured side by side.
+
+    Each round times every network once with :func:`training_step_time`, in turn, and the
+    order alternates between rounds, so that a change in a shared machine's load hits all
+    of them alike. Compare the results as ratios.
+
+    Args:
+        networks: ``{name: model}``, at least one.
+        x, y: the batch, as for :func:`training_step_time`.
+        rounds: rounds of measurement (>= 1); repeats, warmup: per network and round.
+
+    Returns:
+        ``{name: seconds}``, the median over the rounds of each round's median.
+
+    Raises:
+        ValueError: for an empty ``networks`` or a non-positive ``rounds``; as
+            :func:`training_step_time` for a bad model or batch.
+    """
+    if not isinstance(networks, Mapping) or not networks:
+        raise ValueError("networks must be a non-empty {name: model} mapping")
+    rounds = positive_int(rounds, "rounds")
+    times: dict[str, list[float]] = {name: [] for name in networks}
+    order = list(networks)
+    for turn in range(rounds):
+        for name in (order if turn % 2 == 0 else order[::-1]):
+            times[name].append(training_step_time(networks[name], x, y, repeats=repeats, warmup=warmup))
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """Run the ``with`` block on ``threads`` CPU threads (``torch.set_num_threads``), then restore.
+
+    ``None`` leaves torch's setting as it is (e.g. ``History.threads`` of a run on a GPU),
+    so timings can be taken on the thread count a training run used.
+
+    Raises:
+        ValueError: for a ``threads`` that is not None or a positive integer.
+    """
+    if threads is not None:
+        positive_int(threads, "threads")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _layer_step(module: nn.Module, layer_input: torch.Tensor, is_data: bool,
                 device: torch.device) -> Callable[[], None]:
     """One layer's forward and backward on its recorded input, as a function of no arguments."""
@@ -211,4 +264,4 @@ def _layer_step(module: nn.Module, layer_input: torch.Tensor, is_data: bool,
     return step
 
 
-__all__ = ["layer_times", "median_time", "timed", "training_step_time"]
+__all__ = ["cpu_threads", "layer_times", "median_time", "timed", "training_step_time", "training_step_times"]

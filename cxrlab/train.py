@@ -23,7 +23,7 @@ from torch.utils.data import TensorDataset
 
 from . import distributed
 from ._checks import positive_int
-from ._torch import eval_mode, model_device, train_mode
+from ._torch import eval_mode, model_device, tqdm_class, train_mode
 from .settings import progress_enabled
 
 Data = TensorDataset | tuple[torch.Tensor, torch.Tensor]
@@ -224,9 +224,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, epochs: int,
     best_state, best_key = None, (-math.inf, math.inf)
     bar = None
     if progress_enabled(progress) and parallel.is_main:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs * steps_per_epoch, desc="training", unit="batch", leave=True)
+        bar = tqdm_class()(total=epochs * steps_per_epoch, desc="training", unit="batch", leave=True)
     start = time.perf_counter()
     stale = 0
     with train_mode(model):  # on return, every submodule gets its own train/eval flag back

@@ -85,3 +85,21 @@ def test_cluster_bootstrap_resamples_patients():
                            clusters=[0, 1, 1], n_resamples=200)
     with pytest.raises(ValueError, match="one patient id per row"):
         bootstrap_interval(roc_auc_score, y, s, clusters=patients[:10])
+
+
+def test_progress_bars_fall_back_to_text_without_ipywidgets_and_without_a_warning(monkeypatch):
+    import importlib.util
+    import warnings
+
+    import tqdm.std
+
+    from cxrlab._torch import progress_bar, tqdm_class
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ipywidgets" else real_find_spec(name, *a))
+    assert tqdm_class() is tqdm.std.tqdm
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # tqdm.auto's "IProgress not found" would raise here
+        assert list(progress_bar(range(3), enabled=True, disable=True)) == [0, 1, 2]
+    assert list(progress_bar(range(3), enabled=False)) == [0, 1, 2]

@@ -103,3 +103,26 @@ def test_training_step_time_trains_a_copy_and_checks_its_input():
         training_step_time(model, x.long(), y)
     with pytest.raises(TypeError, match="nn.Module"):
         training_step_time("LeNet5", x, y)
+
+
+def test_training_step_times_alternates_networks_and_cpu_threads_restores():
+    import pytest
+    import torch
+
+    from cxrlab.nets import LeNet5
+    from cxrlab.timing import cpu_threads, training_step_times
+
+    x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4,))
+    times = training_step_times({"a": LeNet5(), "b": LeNet5()}, x, y, rounds=2, repeats=1, warmup=0)
+    assert set(times) == {"a", "b"} and all(t > 0 for t in times.values())
+    with pytest.raises(ValueError, match="non-empty"):
+        training_step_times({}, x, y)
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(ValueError):
+        with cpu_threads(0):
+            pass
