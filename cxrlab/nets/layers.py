@@ -91,7 +91,7 @@ class _SigmoidTanhFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (y,) = ctx.saved_tensors
-        # the kernel torch.tanh's own backward uses: grad * (1 - y^2) in one pass, differentiable
+        # torch.tanh's own backward kernel: grad * (1 - y^2) in one pass
         return torch.ops.aten.tanh_backward(grad, y)
 
 
@@ -135,8 +135,8 @@ class FullConnectionConv2d(nn.Conv2d):
         ValueError: for non-positive channel counts or kernel size (from ``nn.Conv2d``).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 bias: bool = True):
+    def __init__(self, in_channels: int, out_channels: int,
+                 kernel_size: int | tuple[int, int], bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
