@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from ._checks import positive_int
-from ._torch import model_device, train_mode
+from ._torch import model_device
 
 T = TypeVar("T")
 
@@ -64,21 +64,23 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 def layer_times(model: nn.Module, x: torch.Tensor, *, repeats: int = 11, warmup: int = 2) -> pd.DataFrame:
     """Each leaf layer's forward-plus-backward time in a training step on the batch ``x``.
 
-    A profile by layer: one forward pass (train mode, no gradients) records the input every
-    leaf module receives; then each module is timed on its own input, as in training, with
-    :func:`median_time`: its forward pass, then its backward pass from a random gradient of
-    its output's shape. As in training, the input gradient is computed for every layer but
-    the one that reads ``x`` itself (data need no gradient), and parameter gradients are
-    computed and dropped. On a GPU every call is synchronised before the clock stops. The
-    times of separate layers do not add up exactly to a whole step (which also runs the loss
-    and the optimiser), but they show where the step spends its time. The model's
-    parameters, their gradients and every submodule's train/eval flag are left as they were.
+    A profile by layer, on a deep copy of ``model`` (so its parameters, gradients, buffers
+    such as BatchNorm's running statistics, and train/eval flags are left as they were):
+    one forward pass in train mode, without gradients, records the input every leaf module
+    receives; then each module is timed on its own input with :func:`median_time`: its
+    forward pass, then its backward pass from a random gradient of its output's shape. The
+    input gradient is computed for every layer but the one that reads ``x`` itself (data
+    need no gradient), so a frozen first block is timed as if it were trained; parameter
+    gradients are computed and dropped. On a GPU every call is synchronised before the
+    clock stops. The times of separate layers do not add up exactly to a whole step (which
+    also runs the loss and the optimiser), but they show where the step spends its time. To
+    compare two networks, use :func:`compare_layer_times`, which alternates them.
 
     Args:
-        model: any network whose leaf modules take one tensor (``nn.Sequential`` stacks,
-            ``LeNet5``).
-        x: an input batch, e.g. (N, C, H, W) float images, in the memory format training
-            uses (moved to the model's device).
+        model: any network whose leaf modules each take one tensor (``nn.Sequential``
+            stacks, ``LeNet5``).
+        x: an input batch (N >= 1, ...), floating point in the model's dtype, in the memory
+            format training uses (moved to the model's device).
         repeats, warmup: timed and untimed calls per layer (>= 1 and >= 0).
 
     Returns:
@@ -88,74 +90,117 @@ def layer_times(model: nn.Module, x: torch.Tensor, *, repeats: int = 11, warmup:
         ``share`` (of the sum over layers, 0-1); indexed from 1.
 
     Raises:
-        ValueError: when ``x`` is not a floating-point tensor with a batch axis, or no leaf
-            module ran.
         TypeError: when ``model`` is not an ``nn.Module``.
+        ValueError: when ``x`` is not a non-empty floating-point batch in the model's dtype;
+            when called with gradients off (inside ``torch.no_grad()`` or
+            ``torch.inference_mode()``); when a leaf module takes more than one input; or
+            when no leaf module receives a tensor.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
-        raise ValueError("x must be a floating-point input batch with a batch axis, got "
-                         f"{getattr(x, 'dtype', type(x).__name__)} of shape {tuple(getattr(x, 'shape', ()))}")
+    _check_batch(model, x)
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise ValueError("layer_times times backward passes: call it outside torch.no_grad() and "
+                         "torch.inference_mode()")
     repeats = positive_int(repeats, "repeats")
     warmup = positive_int(warmup, "warmup", minimum=0)
+    model = copy.deepcopy(model)
     device = model_device(model)
     x = x.to(device)
     seen: list[tuple[str, nn.Module, torch.Tensor, bool]] = []
 
     def record(name: str):
         def hook(module: nn.Module, inputs: tuple) -> None:
-            if inputs and isinstance(inputs[0], torch.Tensor):
+            tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+            if len(inputs) > 1:
+                raise ValueError(f"layer {name!r} ({type(module).__name__}) takes {len(inputs)} inputs; "
+                                 "layer_times times layers that take one tensor (time the others with "
+                                 "median_time)")
+            if tensors:
                 # clone keeps the memory format (channels-last stays channels-last)
-                seen.append((name, module, inputs[0].detach().clone(), inputs[0] is x))
+                seen.append((name, module, tensors[0].detach().clone(), tensors[0] is x))
         return hook
 
     leaves = [(name, module) for name, module in model.named_modules()
               if name and not any(True for _ in module.children())]
-    grads = [(p, p.grad) for p in model.parameters()]
     handles = [module.register_forward_pre_hook(record(name)) for name, module in leaves]
     try:
-        with train_mode(model):
-            with torch.no_grad():
-                model(x)
-            for handle in handles:
-                handle.remove()
-            handles = []
-            if not seen:
-                raise ValueError("no leaf module of the model ran on x (is the model a single layer? time it "
-                                 "with median_time)")
-            rows = []
-            for name, module, layer_input, is_data in seen:
-                rows.append({"layer": name, "module": type(module).__name__,
-                             "input shape": tuple(layer_input.shape[1:]),
-                             "milliseconds": 1000 * median_time(_layer_step(module, layer_input, is_data, device),
-                                                                repeats=repeats, warmup=warmup)})
+        model.train()
+        with torch.no_grad():
+            model(x)
     finally:
         for handle in handles:
             handle.remove()
-        for parameter, grad in grads:
-            parameter.grad = grad
+    if not seen:
+        raise ValueError("no leaf module of the model received a tensor from x (a single-layer model? "
+                         "time it with median_time)")
+    rows = []
+    for name, module, layer_input, is_data in seen:
+        rows.append({"layer": name, "module": type(module).__name__,
+                     "input shape": tuple(layer_input.shape[1:]),
+                     "milliseconds": 1000 * median_time(_layer_step(module, layer_input, is_data, device),
+                                                        repeats=repeats, warmup=warmup)})
     table = pd.DataFrame(rows, columns=["layer", "module", "input shape", "milliseconds"])
     table["share"] = table["milliseconds"] / table["milliseconds"].sum()
     table.index = pd.RangeIndex(1, len(table) + 1)
     return table
 
 
+def compare_layer_times(networks: Mapping[str, nn.Module], x: torch.Tensor, *, rounds: int = 3,
+                        repeats: int = 11, warmup: int = 2) -> dict[str, pd.DataFrame]:
+    """:func:`layer_times` of several networks on the same batch, measured side by side.
+
+    Each round profiles every network once, in turn, and the order alternates between
+    rounds, so that neither is always measured first (the first pays more of the memory
+    allocator's one-off costs) and a change in a shared machine's load hits all alike. Each
+    layer's ``milliseconds`` is the median over the rounds; ``share`` is recomputed from
+    those medians.
+
+    Args:
+        networks: ``{name: model}``, at least one.
+        x: the batch, as for :func:`layer_times`.
+        rounds: rounds of measurement (>= 1); repeats, warmup: per layer and round.
+
+    Returns:
+        ``{name: table}``, each table as :func:`layer_times` returns it.
+
+    Raises:
+        ValueError: for an empty ``networks`` or a non-positive ``rounds``; as
+            :func:`layer_times` for a bad model or batch.
+    """
+    if not isinstance(networks, Mapping) or not networks:
+        raise ValueError("networks must be a non-empty {name: model} mapping")
+    rounds = positive_int(rounds, "rounds")
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in networks}
+    order = list(networks)
+    for turn in range(rounds):
+        for name in (order if turn % 2 == 0 else order[::-1]):
+            tables[name].append(layer_times(networks[name], x, repeats=repeats, warmup=warmup))
+    result = {}
+    for name, runs in tables.items():
+        table = runs[0].copy()
+        table["milliseconds"] = np.median(np.stack([run["milliseconds"].to_numpy() for run in runs]), axis=0)
+        table["share"] = table["milliseconds"] / table["milliseconds"].sum()
+        result[name] = table
+    return result
+
+
 def training_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, repeats: int = 11,
                        warmup: int = 3) -> float:
     """Median wall-clock seconds of one training step of a copy of ``model`` on the batch (x, y).
 
-    A step is what ``fit`` does per batch: forward pass, cross-entropy loss, backward pass
-    and an Adam update at a learning rate of 1e-4, with torch's fused implementation on a
-    CPU or CUDA device, as ``fit`` makes it. It runs on a deep copy in train mode,
-    so ``model`` itself and its gradients are untouched. On a GPU every step is
-    synchronised before the clock stops. Compare two networks by alternating calls in
-    one run and taking the ratio of the medians (chapter 2).
+    A step is what ``fit`` does per batch without mixed precision: forward pass,
+    cross-entropy loss, backward pass and an Adam update (here at a learning rate of 1e-4,
+    with torch's fused implementation on a CPU or CUDA device, as ``fit`` builds it). It
+    runs on a deep copy in train mode, so ``model`` itself, its gradients and buffers are
+    untouched. On a GPU every step is synchronised before the clock stops. Compare two
+    networks with :func:`training_step_times`, which alternates them.
 
     Args:
-        model: a classifier returning (N, classes) logits.
-        x: an input batch (N, ...) float, in the memory format training uses.
-        y: (N,) int64 class indices.
+        model: a classifier returning (N, classes) logits, with trainable parameters.
+        x: an input batch (N >= 1, ...), floating point in the model's dtype, in the memory
+            format training uses.
+        y: (N,) int64 class indices in [0, classes).
         repeats, warmup: timed and untimed steps (>= 1 and >= 0).
 
     Returns:
@@ -163,20 +208,31 @@ def training_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, re
 
     Raises:
         TypeError: when ``model`` is not an ``nn.Module``.
-        ValueError: when ``x`` is not a floating-point batch, or ``y`` is not one int64
-            label per row of ``x``.
+        ValueError: when ``x`` is not a non-empty floating-point batch in the model's dtype,
+            ``y`` is not one int64 label per row of ``x`` within the model's classes, the
+            model has nothing trainable, or gradients are off (``torch.no_grad()``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
-        raise ValueError("x must be a floating-point input batch with a batch axis")
+    _check_batch(model, x)
     if not isinstance(y, torch.Tensor) or y.dtype != torch.long or y.shape != x.shape[:1]:
         raise ValueError(f"y must hold one int64 class index per row of x ({len(x)}), got "
                          f"{getattr(y, 'dtype', type(y).__name__)} of shape {tuple(getattr(y, 'shape', ()))}")
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise ValueError("training_step_time runs backward passes: call it outside torch.no_grad() and "
+                         "torch.inference_mode()")
     copy_of_model = copy.deepcopy(model).train()
+    parameters = [p for p in copy_of_model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError("the model has no trainable parameters (is everything frozen?): a training step "
+                         "would update nothing")
     device = model_device(copy_of_model)
     x, y = x.to(device), y.to(device)
-    parameters = [p for p in copy_of_model.parameters() if p.requires_grad]
+    with torch.no_grad():
+        classes = copy_of_model(x).shape[-1]
+    if int(y.min()) < 0 or int(y.max()) >= classes:
+        raise ValueError(f"y must hold class indices in [0, {classes}) for this model's {classes} outputs, "
+                         f"got values from {int(y.min())} to {int(y.max())}")
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in parameters)
     optimizer = torch.optim.Adam(parameters, lr=1e-4, fused=fused or None)
 
@@ -242,6 +298,19 @@ def cpu_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _check_batch(model: nn.Module, x: torch.Tensor) -> None:
+    """A non-empty floating-point batch in the dtype of the model's parameters, or ValueError."""
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
+        raise ValueError("x must be a floating-point input batch with a batch axis, got "
+                         f"{getattr(x, 'dtype', type(x).__name__)} of shape {tuple(getattr(x, 'shape', ()))}")
+    if len(x) == 0:
+        raise ValueError("x is an empty batch (N = 0): there is nothing to time; pass at least one example")
+    dtype = next((p.dtype for p in model.parameters()), None)
+    if dtype is not None and dtype != x.dtype:
+        raise ValueError(f"x is {x.dtype} but the model's parameters are {dtype}: convert one to the other "
+                         f"(x.to({dtype}) or model.to({x.dtype}))")
+
+
 def _layer_step(module: nn.Module, layer_input: torch.Tensor, is_data: bool,
                 device: torch.device) -> Callable[[], None]:
     """One layer's forward and backward on its recorded input, as a function of no arguments."""
@@ -264,4 +333,5 @@ def _layer_step(module: nn.Module, layer_input: torch.Tensor, is_data: bool,
     return step
 
 
-__all__ = ["cpu_threads", "layer_times", "median_time", "timed", "training_step_time", "training_step_times"]
+__all__ = ["compare_layer_times", "cpu_threads", "layer_times", "median_time", "timed", "training_step_time",
+           "training_step_times"]

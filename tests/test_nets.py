@@ -100,7 +100,16 @@ def _plain_lenet5(weights_from: nn.Module) -> nn.Module:
 
 def test_sigmoid_tanh_equals_torch_tanh_with_its_gradients():
     x = torch.linspace(-20, 20, 4001, dtype=torch.float64)
+    # absolute agreement: near 0 the identity loses relative accuracy (documented)
     torch.testing.assert_close(nets.SigmoidTanh()(x), torch.tanh(x), rtol=0, atol=1e-15)
+    assert torch.autograd.gradcheck(nets.SigmoidTanh(), (x[::400].clone().requires_grad_(),))
+    assert torch.autograd.gradgradcheck(nets.SigmoidTanh(), (x[::400].clone().requires_grad_(),))
+    # torch.func transforms: per-example gradients (vmap of grad) and forward mode (jvp)
+    small = torch.randn(3, 4)
+    per_example = torch.func.vmap(torch.func.grad(lambda v: nets.SigmoidTanh()(v).sum()))(small)
+    torch.testing.assert_close(per_example, 1 - torch.tanh(small) ** 2, rtol=0, atol=3e-7)
+    _, tangent = torch.func.jvp(nets.SigmoidTanh(), (small,), (torch.ones_like(small),))
+    torch.testing.assert_close(tangent, 1 - torch.tanh(small) ** 2, rtol=0, atol=3e-7)
     x32 = (torch.randn(3, 6, 28, 28) * 3).contiguous(memory_format=torch.channels_last).requires_grad_()
     y = nets.SigmoidTanh()(x32)
     assert y.is_contiguous(memory_format=torch.channels_last) and y.dtype == torch.float32
@@ -125,6 +134,16 @@ def test_full_connection_conv_is_the_convolution_it_replaces():
     out = layer(x)
     assert out.shape == (4, 120, 1, 1)
     torch.testing.assert_close(out, conv(x), rtol=1e-5, atol=1e-5)
+    # nn.Conv2d's own constructor: stride is the 4th argument, and a stride, padding or
+    # channel count that is not a full connection runs (and checks) as nn.Conv2d
+    strided = nets.FullConnectionConv2d(16, 120, 5, 2)
+    assert strided.stride == (2, 2)
+    padded = nets.FullConnectionConv2d(16, 120, 5, padding=1)
+    assert padded(x).shape == (4, 120, 3, 3)
+    padded.padding = (0, 0)                      # changed after construction: the fast path again
+    assert padded(x).shape == (4, 120, 1, 1)
+    with pytest.raises(RuntimeError, match="to have 16 channels"):
+        layer(torch.randn(4, 15, 5, 5))
     # any other input size is an ordinary convolution
     bigger = torch.randn(2, 16, 7, 7)
     torch.testing.assert_close(layer(bigger), conv(bigger))

@@ -126,3 +126,50 @@ def test_training_step_times_alternates_networks_and_cpu_threads_restores():
     with pytest.raises(ValueError):
         with cpu_threads(0):
             pass
+
+
+def test_layer_times_leaves_batchnorm_statistics_alone_and_names_bad_calls():
+    import pytest
+    import torch
+    import torch.nn as nn
+
+    from cxrlab.timing import compare_layer_times, layer_times, training_step_time
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    net.eval()
+    buffers = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(5, 1, 8, 8) * 3 + 2
+    table = layer_times(net, x, repeats=2, warmup=1)
+    assert table["module"].tolist() == ["Conv2d", "BatchNorm2d", "ReLU", "Flatten", "Linear"]
+    assert all(torch.equal(buffers[k], v) for k, v in net.state_dict().items())  # running stats untouched
+    with pytest.raises(ValueError, match="outside torch.no_grad"):
+        with torch.no_grad():
+            layer_times(net, x)
+    with pytest.raises(ValueError, match="empty batch"):
+        layer_times(net, x[:0])
+    with pytest.raises(ValueError, match="float64 but the model's parameters are torch.float32"):
+        layer_times(net, x.double())
+
+    class TwoInputs(nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    class Uses(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.two, self.lin = TwoInputs(), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(self.two(x, x))
+
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        layer_times(Uses(), torch.randn(2, 3))
+    both = compare_layer_times({"a": net, "b": net}, x, rounds=2, repeats=1, warmup=0)
+    assert set(both) == {"a", "b"} and abs(both["a"]["share"].sum() - 1) < 1e-9
+    y = torch.tensor([0, 1, 2, 0, 1])
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        training_step_time(net, x, y + 1)
+    frozen = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        training_step_time(frozen, x, y)

@@ -82,11 +82,16 @@ class Normalize(nn.Module):
 class _SigmoidTanhFunction(torch.autograd.Function):
     """tanh(x) = 2 sigmoid(2x) - 1, with tanh's own derivative 1 - tanh(x)^2 as the backward."""
 
+    generate_vmap_rule = True  # torch.func.vmap / grad / jacrev work through it
+
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        y = torch.sigmoid(x * 2).mul_(2).sub_(1)
-        ctx.save_for_backward(y)
-        return y
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x * 2).mul_(2).sub_(1)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        ctx.save_for_backward(output)
+        ctx.save_for_forward(output)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -94,22 +99,32 @@ class _SigmoidTanhFunction(torch.autograd.Function):
         # torch.tanh's own backward kernel: grad * (1 - y^2) in one pass
         return torch.ops.aten.tanh_backward(grad, y)
 
+    @staticmethod
+    def jvp(ctx, tangent: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return tangent * (1 - y * y)
+
 
 class SigmoidTanh(nn.Module):
     """The hyperbolic tangent, computed on a CPU as ``2 * sigmoid(2x) - 1``.
 
-    The identity tanh(x) = 2 sigma(2x) - 1 is exact; in float32 the two differ by at most
-    about 2e-7 (absolute), the rounding of values in [-1, 1]. PyTorch's CPU ``tanh`` kernel
-    is accurate to about one unit in the last place and several times slower than its
-    ``sigmoid`` one, which makes tanh the most expensive elementwise layer of a LeNet-5
-    training step (chapter 2 profiles it). The backward pass is tanh's own, ``1 - y**2``
-    times the incoming gradient, computed from the saved output. On any other device (a
-    GPU) the module calls ``torch.tanh``. Works on any shape and floating dtype; the output
-    has the input's shape, dtype and memory format.
+    The identity tanh(x) = 2 sigma(2x) - 1 is exact. In float32 the result differs from
+    ``torch.tanh`` by at most about 2e-7 (absolute), the rounding of values in [-1, 1]; the
+    relative accuracy is lower near 0 (|x| < 1e-3, where tanh(x) is about x: values below
+    about 1e-7 come out as 0, and -0.0 as +0.0), which a network layer does not notice.
+    Measured for chapter 2 on the x86 CPUs of this course, PyTorch's CPU ``tanh`` kernel is
+    several times slower than its ``sigmoid`` kernel, which makes tanh the most expensive
+    elementwise layer of a LeNet-5 training step. The backward pass is tanh's own, ``1 -
+    y**2`` times the incoming gradient, from the saved output; double backward, forward-mode
+    AD (``torch.func.jvp``), ``torch.func.vmap`` / ``grad``, ``torch.compile``,
+    ``torch.export`` and ``torch.jit.trace`` work. TorchScript (``torch.jit.script``) cannot
+    compile a custom autograd function: trace or export instead. On any other device (a
+    GPU), and for integer tensors, the module calls ``torch.tanh``. Any shape and floating
+    dtype; the output has the input's shape, dtype and memory format.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Any tensor -> tanh of it, elementwise, in (-1, 1)."""
+        """Any tensor -> tanh of it, elementwise, in [-1, 1]."""
         if x.device.type != "cpu" or not x.is_floating_point():
             return torch.tanh(x)
         return _SigmoidTanhFunction.apply(x)
@@ -120,31 +135,38 @@ class FullConnectionConv2d(nn.Conv2d):
 
     LeNet-5's C5 is a 5x5 convolution applied to S4's 5x5 maps, so each output is a single
     pixel: "this amounts to a full connection between S4 and C5" (LeCun et al. 1998,
-    Section II.B). For an input exactly the kernel's size, ``forward`` computes
-    ``linear(x.flatten(1), weight.flatten(1), bias)``, which is the same sum as the
-    convolution, without the convolution kernel's overhead (several times faster on a CPU
-    for LeNet-5's batch sizes). Any other input size falls back to ``nn.Conv2d``. The
-    parameters, their names and shapes are ``nn.Conv2d``'s, so state dicts load either way.
+    Section II.B). For (N, in_channels, kH, kW) input, the kernel's own size, with stride 1,
+    no padding, dilation 1 and one group, ``forward`` computes
+    ``linear(x.flatten(1), weight.flatten(1), bias)``: the same sum as the convolution,
+    without the convolution kernel's overhead (several times faster on a CPU for LeNet-5's
+    batch sizes; chapter 2 measures it). Every other case (another input size or channel
+    count, unbatched input, other stride, padding, dilation or groups, also when changed
+    after construction) is ``nn.Conv2d.forward``, with its own checks and error messages.
+    The constructor, the parameters, their names and shapes are ``nn.Conv2d``'s, so state
+    dicts load either way.
 
-    Args:
-        in_channels, out_channels, kernel_size: as for ``nn.Conv2d`` (stride 1, no padding,
-            dilation 1 and one group: the only convolution that is a full connection).
-        bias: learn an additive bias per output channel.
+    The constructor's arguments are ``nn.Conv2d``'s: in_channels, out_channels,
+    kernel_size, stride, padding, dilation, groups, bias, padding_mode, device and dtype.
 
     Raises:
-        ValueError: for non-positive channel counts or kernel size (from ``nn.Conv2d``).
+        As ``nn.Conv2d``: e.g. ValueError for groups that do not divide the channels, or a
+        padding mode it does not know; RuntimeError for negative sizes, or from ``forward``
+        for input whose channel count differs from ``in_channels``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 kernel_size: int | tuple[int, int], bias: bool = True):
-        super().__init__(in_channels, out_channels, kernel_size, bias=bias)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_channels, kH, kW) -> (N, out_channels, 1, 1); other sizes as ``nn.Conv2d``."""
-        if x.ndim != 4 or tuple(x.shape[-2:]) != tuple(self.kernel_size):
+        """(N, in_channels, kH, kW) -> (N, out_channels, 1, 1); anything else as ``nn.Conv2d``."""
+        if not self._is_full_connection(x):
             return super().forward(x)
         out = F.linear(x.flatten(1), self.weight.flatten(1), self.bias)
         return out[:, :, None, None]
+
+    def _is_full_connection(self, x: torch.Tensor) -> bool:
+        padding = self.padding if isinstance(self.padding, str) else tuple(self.padding)
+        return (x.ndim == 4 and x.shape[1] == self.in_channels
+                and tuple(x.shape[-2:]) == tuple(self.kernel_size)
+                and tuple(self.stride) == (1, 1) and tuple(self.dilation) == (1, 1)
+                and self.groups == 1 and padding in ((0, 0), "valid"))
 
 
 __all__ = ["FullConnectionConv2d", "Normalize", "Resize", "SigmoidTanh"]

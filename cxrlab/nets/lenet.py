@@ -27,6 +27,8 @@ class LeNet5(nn.Module):
     Raises:
         ValueError: for a non-positive ``num_classes`` or ``in_channels``; from ``forward``,
             for an input that is not (N, C, 32, 32).
+        RuntimeError: from ``forward`` (torch's convolution), for an input whose channel
+            count is not ``in_channels`` or whose dtype is not the parameters'.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1):
