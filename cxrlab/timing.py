@@ -168,14 +168,7 @@ def compare_layer_times(networks: Mapping[str, nn.Module], x: torch.Tensor, *, r
         ValueError: for an empty ``networks`` or a non-positive ``rounds``; as
             :func:`layer_times` for a bad model or batch.
     """
-    if not isinstance(networks, Mapping) or not networks:
-        raise ValueError("networks must be a non-empty {name: model} mapping")
-    rounds = positive_int(rounds, "rounds")
-    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in networks}
-    order = list(networks)
-    for turn in range(rounds):
-        for name in (order if turn % 2 == 0 else order[::-1]):
-            tables[name].append(layer_times(networks[name], x, repeats=repeats, warmup=warmup))
+    tables = _take_turns(networks, rounds, lambda net: layer_times(net, x, repeats=repeats, warmup=warmup))
     result = {}
     for name, runs in tables.items():
         table = runs[0].copy()
@@ -266,15 +259,23 @@ def training_step_times(networks: Mapping[str, nn.Module], x: torch.Tensor, y: t
         ValueError: for an empty ``networks`` or a non-positive ``rounds``; as
             :func:`training_step_time` for a bad model or batch.
     """
+    times = _take_turns(networks, rounds,
+                        lambda net: training_step_time(net, x, y, repeats=repeats, warmup=warmup))
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def _take_turns(networks: Mapping[str, nn.Module], rounds: int,
+                measure: Callable[[nn.Module], T]) -> dict[str, list[T]]:
+    """``measure`` every network once per round, the order alternating between rounds."""
     if not isinstance(networks, Mapping) or not networks:
         raise ValueError("networks must be a non-empty {name: model} mapping")
     rounds = positive_int(rounds, "rounds")
-    times: dict[str, list[float]] = {name: [] for name in networks}
+    results: dict[str, list[T]] = {name: [] for name in networks}
     order = list(networks)
     for turn in range(rounds):
         for name in (order if turn % 2 == 0 else order[::-1]):
-            times[name].append(training_step_time(networks[name], x, y, repeats=repeats, warmup=warmup))
-    return {name: float(np.median(values)) for name, values in times.items()}
+            results[name].append(measure(networks[name]))
+    return results
 
 
 @contextlib.contextmanager
