@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from ._checks import positive_int
 from ._torch import model_device
+from .train import _make_optimizer
 
 T = TypeVar("T")
 
@@ -96,12 +97,7 @@ def layer_times(model: nn.Module, x: torch.Tensor, *, repeats: int = 11, warmup:
             ``torch.inference_mode()``); when a leaf module takes more than one input; or
             when no leaf module receives a tensor.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_batch(model, x)
-    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
-        raise ValueError("layer_times times backward passes: call it outside torch.no_grad() and "
-                         "torch.inference_mode()")
+    _check_call("layer_times", model, x)
     repeats = positive_int(repeats, "repeats")
     warmup = positive_int(warmup, "warmup", minimum=0)
     model = copy.deepcopy(model)
@@ -205,20 +201,13 @@ def training_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, re
             ``y`` is not one int64 label per row of ``x`` within the model's classes, the
             model has nothing trainable, or gradients are off (``torch.no_grad()``).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_batch(model, x)
+    _check_call("training_step_time", model, x)
     if not isinstance(y, torch.Tensor) or y.dtype != torch.long or y.shape != x.shape[:1]:
         raise ValueError(f"y must hold one int64 class index per row of x ({len(x)}), got "
                          f"{getattr(y, 'dtype', type(y).__name__)} of shape {tuple(getattr(y, 'shape', ()))}")
-    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
-        raise ValueError("training_step_time runs backward passes: call it outside torch.no_grad() and "
-                         "torch.inference_mode()")
     copy_of_model = copy.deepcopy(model).train()
-    parameters = [p for p in copy_of_model.parameters() if p.requires_grad]
-    if not parameters:
-        raise ValueError("the model has no trainable parameters (is everything frozen?): a training step "
-                         "would update nothing")
+    # fit's own optimizer (fused Adam where torch has it); it refuses a model with nothing trainable
+    optimizer = _make_optimizer(copy_of_model, "adam", lr=1e-4, weight_decay=0.0)
     device = model_device(copy_of_model)
     x, y = x.to(device), y.to(device)
     with torch.no_grad():
@@ -226,8 +215,6 @@ def training_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, re
     if int(y.min()) < 0 or int(y.max()) >= classes:
         raise ValueError(f"y must hold class indices in [0, {classes}) for this model's {classes} outputs, "
                          f"got values from {int(y.min())} to {int(y.max())}")
-    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in parameters)
-    optimizer = torch.optim.Adam(parameters, lr=1e-4, fused=fused or None)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -299,8 +286,13 @@ def cpu_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _check_batch(model: nn.Module, x: torch.Tensor) -> None:
-    """A non-empty floating-point batch in the dtype of the model's parameters, or ValueError."""
+def _check_call(function: str, model: nn.Module, x: torch.Tensor) -> None:
+    """A module, a non-empty floating-point batch in its parameters' dtype, gradients on; else raise."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise ValueError(f"{function} runs backward passes: call it outside torch.no_grad() and "
+                         "torch.inference_mode()")
     if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
         raise ValueError("x must be a floating-point input batch with a batch axis, got "
                          f"{getattr(x, 'dtype', type(x).__name__)} of shape {tuple(getattr(x, 'shape', ()))}")

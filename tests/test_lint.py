@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -55,15 +56,19 @@ FROM_SCRATCH_TAG = "from-scratch"
 COLAB_SETUP_TAG = "colab-setup"
 
 
+def code_cells(path: Path, *, skip_tags: set[str]) -> Iterator[tuple[int, str]]:
+    """(index, source) of each code cell of the notebook ``path`` that has none of ``skip_tags``."""
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] == "code" and not skip_tags & set(cell.get("metadata", {}).get("tags", [])):
+            yield index, "".join(cell["source"])
+
+
 def long_code_cells(path: Path) -> list[str]:
     """The code cells of ``path`` over MAX_CELL_LINES lines and not tagged FROM_SCRATCH_TAG."""
-    notebook = json.loads(path.read_text())
     found = []
-    for index, cell in enumerate(notebook["cells"]):
-        source = "".join(cell["source"])
+    for index, source in code_cells(path, skip_tags={FROM_SCRATCH_TAG, COLAB_SETUP_TAG}):
         lines = len(source.strip("\n").splitlines())
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell["cell_type"] == "code" and lines > MAX_CELL_LINES and not {FROM_SCRATCH_TAG, COLAB_SETUP_TAG} & set(tags):
+        if lines > MAX_CELL_LINES:
             first = source.strip().splitlines()[0][:60]
             found.append(f"cell {index} ({lines} lines, starts {first!r})")
     return found
@@ -105,12 +110,9 @@ HIDDEN_TAGS = {"remove-cell", COLAB_SETUP_TAG}
 
 def long_code_lines(path: Path) -> list[str]:
     """The lines of ``path``'s visible code cells over MAX_LINE_CHARS characters."""
-    notebook = json.loads(path.read_text())
     found = []
-    for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] != "code" or HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
-            continue
-        for number, line in enumerate("".join(cell["source"]).splitlines(), start=1):
+    for index, source in code_cells(path, skip_tags=HIDDEN_TAGS):
+        for number, line in enumerate(source.splitlines(), start=1):
             if len(line) > MAX_LINE_CHARS:
                 found.append(f"cell {index} line {number} ({len(line)} chars): {line.strip()[:60]!r}")
     return found
