@@ -5,6 +5,9 @@ backend so their figures appear (matplotlib picks Agg by itself where there is n
 """
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,39 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def smoke_book_attempt(tmp_path_factory) -> tuple[Path, str | None]:
+    """The book built once per test session in smoke mode, with warnings as errors: its
+    ``_build`` folder and, when the build failed, what it said (else None). ``html/`` serves the
+    browser tests, ``jupyter_execute/`` holds the executed notebooks, which tests/test_notebooks.py
+    reads rather than running every chapter a second time; a chapter that failed keeps its error
+    output there, and its later cells stay unexecuted."""
+    subprocess.run(["bash", "scripts/vendor_mathjax.sh"], cwd=REPO, check=True)
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, CXRLAB_MODE="smoke", CXRLAB_PROGRESS="0")
+    env.pop("MPLBACKEND", None)  # Agg would stop the notebooks from showing their figures
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--path-output", str(out),
+         "-W", "--keep-going"], cwd=REPO, env=env, capture_output=True, text=True)
+    log = REPO / "build-artifacts" / "smoke-build.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(result.stdout + result.stderr)
+    build = out / "_build"
+    report = build / "html" / "reports" / "execution.json"
+    if report.is_file():  # kept for scripts/record_execution_times.py (the smoke column of the times table)
+        shutil.copy(report, log.parent / "smoke-execution.json")
+    if result.returncode == 0:
+        return build, None
+    problems = [line for line in (result.stdout + result.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
+    return build, f"the smoke build failed (warnings are errors); see {log}:\n" + "\n".join(problems)[-3000:]
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_book_attempt) -> Path:
+    """The ``_build`` folder of the session's smoke build of the book; fails when the build did."""
+    build, failure = smoke_book_attempt
+    if failure:
+        pytest.fail(failure)
+    return build

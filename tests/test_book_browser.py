@@ -22,7 +22,6 @@ import functools
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -59,27 +58,11 @@ def is_notebook(doc: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def built_html(tmp_path_factory) -> Path:
+def built_html(request) -> Path:
     given = os.environ.get("CXRLAB_BOOK_HTML")
     if given:
         return Path(given)
-    subprocess.run(["bash", "scripts/vendor_mathjax.sh"], cwd=REPO, check=True)
-    out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, CXRLAB_MODE="smoke", CXRLAB_PROGRESS="0")
-    env.pop("MPLBACKEND", None)  # Agg would stop the notebooks from showing their figures
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--path-output", str(out),
-         "-W", "--keep-going"], cwd=REPO, env=env, capture_output=True, text=True)
-    log = REPO / "build-artifacts" / "smoke-build.log"
-    log.parent.mkdir(exist_ok=True)
-    log.write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, f"the smoke build failed (warnings are errors); see {log}:\n" + \
-        "\n".join(line for line in (result.stdout + result.stderr).splitlines() if "WARNING" in line or "ERROR" in line)[-3000:]
-    html = out / "_build" / "html"
-    report = html / "reports" / "execution.json"
-    if report.is_file():  # kept for scripts/record_execution_times.py (the smoke column of the times table)
-        shutil.copy(report, log.parent / "smoke-execution.json")
-    return html
+    return request.getfixturevalue("smoke_book") / "html"  # tests/conftest.py
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +83,11 @@ def browser():
     driver = chromium_or_skip(console_log=True)
     yield driver
     driver.quit()
+
+
+def _screenshot(doc: str, width_name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS / f"{doc.replace('/', '_')}-{width_name}.png"
 
 
 def _open(browser, url: str) -> None:
@@ -182,17 +170,13 @@ def test_navigation_reaches_every_chapter(server, browser):
         assert any(link.endswith(f"/{doc}.html") for link in links), f"{doc} is not in the navigation"
 
 
-def test_screenshots_at_desktop_and_phone_width(server, browser):
-    """The first screen of every page at both widths, for a person to look at."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for name, width, height in (("desktop", 1280, 900), ("phone", 390, 844)):
-        browser.set_window_size(width, height)
-        for doc in toc_pages():
-            _open(browser, f"{server}/{doc}.html")
+def test_screenshots_at_desktop_and_phone_width(first_visits, phone_visits):
+    """The first screen of every page at both widths, for a person to look at (taken during the
+    first visits at 1280 px and the visits at 390 px, so that no page is opened only for it)."""
+    for doc in toc_pages():
+        for name in ("desktop", "phone"):
             path = SHOTS / f"{doc.replace('/', '_')}-{name}.png"
-            browser.save_screenshot(str(path))
-            assert path.stat().st_size > 10_000
-    browser.set_window_size(1280, 900)
+            assert path.is_file() and path.stat().st_size > 10_000, f"{doc}: no {name} screenshot ({path})"
 
 
 def test_student_edition_html_has_no_solutions_and_every_exercise(built_html, tmp_path):
@@ -280,6 +264,7 @@ def first_visits(server, browser):
                 "if (document.readyState === 'complete') ready(); else window.addEventListener('load', ready);")
             facts[doc] = browser.execute_script(PAGE_FACTS_JS)
             facts[doc]["errors"] = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+            browser.save_screenshot(str(_screenshot(doc, "desktop")))
     finally:
         browser.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
     out = REPO / "build-artifacts"
@@ -353,13 +338,14 @@ def _text_problems(figures: list[dict], width: int) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def phone_figures(server, browser):
-    """The chapters' figures as a 390-px phone shows them."""
+def phone_visits(server, browser):
+    """Every page at 390 px: its first screen saved, and the chapters' figures as a phone shows them."""
     browser.set_window_size(390, 844)
     found = {}
     try:
-        for doc in (d for d in toc_pages() if is_notebook(d)):
+        for doc in toc_pages():
             _open(browser, f"{server}/{doc}.html")
+            browser.save_screenshot(str(_screenshot(doc, "phone")))
             found[doc] = browser.execute_script(
                 "return Array.from((document.querySelector('main') || document.body).querySelectorAll('img'))"
                 ".filter((i) => i.src.includes('/_images/')).map((i) => ({src: i.getAttribute('src'),"
@@ -380,8 +366,8 @@ def test_every_figure_has_alt_text_and_a_caption(doc, first_visits):
 
 
 @pytest.mark.parametrize("doc", [d for d in toc_pages() if is_notebook(d)])
-def test_figure_text_is_at_least_9_px_at_both_widths(doc, first_visits, phone_figures):
-    problems = _text_problems(first_visits[doc]["figures"], 1280) + _text_problems(phone_figures[doc], 390)
+def test_figure_text_is_at_least_9_px_at_both_widths(doc, first_visits, phone_visits):
+    problems = _text_problems(first_visits[doc]["figures"], 1280) + _text_problems(phone_visits[doc], 390)
     assert not problems, f"{doc}: {problems}"
 
 

@@ -4,6 +4,12 @@ No test asserts a time: on a shared machine a chapter can run slow for reasons u
 its code (coverage tracing alone once took chapter 5 past a minute). Time budgets live in the
 build summary instead (``python -m benchmarks.book``, printed by ``scripts/build-book.sh``),
 which flags every chapter over its mode's budget.
+
+When the session also runs the book tests (``-m book``, as the full suite does), the smoke
+build of the book has executed every chapter already, in smoke mode with the same settings;
+the checks then read its executed notebooks (``_build/jupyter_execute``) instead of running
+each chapter a second time. Run alone (``pytest tests/test_notebooks.py -k 02``), a chapter
+is executed here.
 """
 
 import json
@@ -32,18 +38,33 @@ def test_notebook_is_stored_without_outputs(path):
             assert cell.get("execution_count") is None, f"{path.name} cell {index} has an execution count"
 
 
+def _executed_by_the_book_build(request, path: Path):
+    """This chapter as the session's smoke build of the book executed it, or None when this
+    session does not build the book (then the test executes the chapter itself)."""
+    if os.environ.get("CXRLAB_BOOK_HTML"):  # a book built elsewhere, perhaps in another mode
+        return None
+    if not any(item.get_closest_marker("book") for item in request.session.items):
+        return None
+    build, _ = request.getfixturevalue("smoke_book_attempt")  # tests/conftest.py
+    executed = build / "jupyter_execute" / "book" / path.name
+    assert executed.is_file(), f"{path.name}: the smoke build of the book wrote no executed copy ({executed})"
+    return nbformat.read(executed, as_version=4)
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_smoke_mode(path, monkeypatch):
-    monkeypatch.setenv("CXRLAB_MODE", "smoke")
-    monkeypatch.setenv("CXRLAB_PROGRESS", "0")
-    # Streamlit (tests/test_app.py) sets MPLBACKEND=Agg for the whole process; the kernel must
-    # keep the inline backend, so that figure cells are checked as the book shows them
-    monkeypatch.delenv("MPLBACKEND", raising=False)
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(BOOK)}})
-    client.execute()
+def test_notebook_runs_in_smoke_mode(path, monkeypatch, request):
+    notebook = _executed_by_the_book_build(request, path)
+    if notebook is None:
+        monkeypatch.setenv("CXRLAB_MODE", "smoke")
+        monkeypatch.setenv("CXRLAB_PROGRESS", "0")
+        # Streamlit (tests/test_app.py) sets MPLBACKEND=Agg for the whole process; the kernel must
+        # keep the inline backend, so that figure cells are checked as the book shows them
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+        notebook = nbformat.read(path, as_version=4)
+        client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                                resources={"metadata": {"path": str(BOOK)}})
+        client.execute()
     code_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
     errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{path.name}: " + "; ".join(f"{e.ename}: {e.evalue}" for e in errors)
@@ -60,4 +81,6 @@ def test_notebook_runs_in_smoke_mode(path, monkeypatch):
                 f"{path.name}: code cell {index} ({cell.metadata.mystnb['figure'].get('name')}) shows " \
                 f"{[list(o.get('data', {})) for o in shown]}; a figure cell shows its figure only " \
                 "(move the rest to the next cell)"
-    assert os.environ["CXRLAB_MODE"] == "smoke"
+    stored = nbformat.read(path, as_version=4)  # what ran is the notebook as stored now
+    assert [c.source for c in notebook.cells] == [c.source for c in stored.cells], \
+        f"{path.name}: the executed copy has other cells than the stored notebook"
