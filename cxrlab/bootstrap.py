@@ -8,6 +8,7 @@ patient drawn. Percentile intervals (Efron and Tibshirani 1993, ch. 13).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -88,18 +89,23 @@ def bootstrap_interval(statistic: Callable[..., float], *arrays: object, cluster
         groups = np.split(order, bounds)
         n_units, unit = len(groups), "patients"
     values = []
-    for _ in range(n_resamples):
-        if groups is None:
-            index = rng.integers(0, n, n)
-        else:
-            picks = rng.integers(0, n_units, n_units)
-            index = np.concatenate([groups[p] for p in picks])
-        try:
-            value = float(statistic(*(a[index] for a in data)))
-        except ValueError:
-            continue
-        if np.isfinite(value):
-            values.append(value)
+    # A resample with one class only is expected now and then, and is skipped and counted
+    # (Interval.n_resamples); the warning a metric gives for it (scikit-learn's
+    # UndefinedMetricWarning, NumPy's RuntimeWarning) would only repeat that, once per resample.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n_resamples):
+            if groups is None:
+                index = rng.integers(0, n, n)
+            else:
+                picks = rng.integers(0, n_units, n_units)
+                index = np.concatenate([groups[p] for p in picks])
+            try:
+                value = float(statistic(*(a[index] for a in data)))
+            except ValueError:
+                continue
+            if np.isfinite(value):
+                values.append(value)
     if len(values) < min(min_resamples, n_resamples):
         raise ValueError(f"only {len(values)} of {n_resamples} resamples gave a defined statistic "
                          f"(need {min(min_resamples, n_resamples)}); there are too few {unit} of some class")

@@ -1,5 +1,7 @@
 """The shared helpers: settings, input checks, eval mode, probabilities, the cluster bootstrap."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -80,9 +82,13 @@ def test_cluster_bootstrap_resamples_patients():
     assert (by_patient.high - by_patient.low) > 1.5 * (by_image.high - by_image.low)
     assert bootstrap_interval(roc_auc_score, y, s, clusters=patients, n_resamples=50, seed=3) == \
         bootstrap_interval(roc_auc_score, y, s, clusters=patients, n_resamples=50, seed=3)
-    with pytest.raises(ValueError, match="too few patients"):
-        bootstrap_interval(roc_auc_score, np.array([0, 1, 1]), np.array([0.1, 0.9, 0.8]),
-                           clusters=[0, 1, 1], n_resamples=200)
+    with warnings.catch_warnings():  # resamples with one class are skipped without a warning each
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="too few patients"):
+            bootstrap_interval(roc_auc_score, np.array([0, 1, 1]), np.array([0.1, 0.9, 0.8]),
+                               clusters=[0, 1, 1], n_resamples=200)
+        few = bootstrap_interval(roc_auc_score, y[:40], s[:40], clusters=patients[:40], n_resamples=400)
+    assert 0 < few.n_resamples < 400  # some resamples of 8 patients had one class: skipped, counted
     with pytest.raises(ValueError, match="one patient id per row"):
         bootstrap_interval(roc_auc_score, y, s, clusters=patients[:10])
 
