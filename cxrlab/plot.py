@@ -28,11 +28,13 @@ _LABELS = {"loss": ("cross-entropy loss", "Loss"), "accuracy": ("accuracy (%)", 
 def training_curves(history: History | dict[str, History], *, title: str | None = None,
                     axes: Sequence[plt.Axes] | None = None,
                     panels: Sequence[Sequence[str]] = (("train_loss", "val_loss"), ("train_accuracy", "val_accuracy")),
-                    panel_titles: Sequence[str] | None = None) -> plt.Figure:
+                    panel_titles: Sequence[str] | None = None,
+                    legend: str | None = None) -> plt.Figure:
     """Loss and accuracy per epoch, training (solid) and validation (dashed), one colour per run.
 
     A run keeps its colour in every figure of the chapter (``cxrlab.figures.series_color``); the
-    figure fits the page's column (``cxrlab.figures.figure_size``).
+    figure fits the page's column (``cxrlab.figures.figure_size``). The epoch axis has whole
+    epochs only (a one-epoch run shows one tick, 1, not 0.95 ... 1.05).
 
     Args:
         history: one History, or ``{label: History}`` to compare runs on the same axes.
@@ -42,13 +44,19 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
             ``val_loss``, ``train_accuracy``, ``val_accuracy``); one panel mixes losses or
             accuracies, not both. Default: loss, then accuracy, each train and validation.
         panel_titles: one title per panel (default "Loss" / "Accuracy").
+        legend: ``"below"`` (default for a new figure): one legend for all panels, under them,
+            off the curves; a run drawn with another line style in each panel (training loss
+            beside validation accuracy) is named once, by its colour. ``"inside"`` (default
+            when ``axes`` are given): a legend in each panel. ``"none"``: no legend.
 
     Returns:
         The matplotlib Figure. Accuracy is plotted in percent.
 
     Raises:
-        ValueError: for an unknown curve name, a panel mixing loss and accuracy, or a number
-            of ``axes`` or ``panel_titles`` that differs from the number of panels.
+        ValueError: for an unknown curve name, a panel mixing loss and accuracy, a number of
+            ``axes`` or ``panel_titles`` that differs from the number of panels, an unknown
+            ``legend``, or ``legend="below"`` with ``axes`` given (the figure is the caller's:
+            use ``"inside"`` or draw ``fig.legend`` yourself).
         TypeError: when ``history`` is neither a History nor a dict of them.
     """
     runs = history if isinstance(history, dict) else {"": history}
@@ -65,9 +73,17 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         kinds.append(panel_kinds.pop())
     if panel_titles is not None and len(panel_titles) != len(panels):
         raise ValueError(f"{len(panel_titles)} panel_titles for {len(panels)} panels")
+    if legend is None:
+        legend = "below" if axes is None else "inside"
+    if legend not in ("below", "inside", "none"):
+        raise ValueError(f"legend must be 'below', 'inside' or 'none', got {legend!r}")
+    if legend == "below" and axes is not None:
+        raise ValueError("legend='below' needs a figure of training_curves' own; with axes given, "
+                         "use legend='inside' or 'none' and draw fig.legend yourself")
     if axes is None:
+        # constrained layout makes room for the legend under the panels ("outside lower center")
         fig, axes = plt.subplots(1, len(panels), figsize=figure_size(len(panels), panel_aspect=0.85),
-                                 squeeze=False)
+                                 squeeze=False, layout="constrained" if legend == "below" else None)
         axes = list(axes[0])
     else:
         axes = list(np.atleast_1d(axes))
@@ -89,12 +105,42 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         ylabel, default_title = _LABELS[kind]
         ax.set(xlabel="epoch", ylabel=ylabel, title=panel_titles[index] if panel_titles else default_title)
         ax.grid(alpha=0.3)
-        ax.legend(frameon=False)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        if legend == "inside":
+            ax.legend(frameon=False)
+        most = max(h.epochs for h in runs.values())
+        if 1 <= most <= 12:
+            ax.set_xticks(range(1, most + 1))
+            ax.set_xlim(0.5, most + 0.5)
+        else:
+            ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    if legend == "below":
+        handles, labels = _shared_legend(axes)
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", frameon=False,
+                       ncols=3 if len(labels) % 3 == 0 else min(2, len(labels)))
+    elif fig.get_layout_engine() is None:
+        fig.tight_layout()
     return fig
+
+
+def _shared_legend(axes: Sequence[plt.Axes]) -> tuple[list, list[str]]:
+    """One legend entry per label over all panels: the line itself where the label looks the
+    same everywhere, else a plain line in its colour (the panels' titles say the rest)."""
+    from matplotlib.lines import Line2D
+
+    looks: dict[str, list] = {}
+    for ax in axes:
+        for line in ax.get_lines():
+            label = line.get_label()
+            if label and not label.startswith("_"):
+                looks.setdefault(label, []).append(line)
+    handles = []
+    for lines in looks.values():
+        styles = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}
+        handles.append(lines[0] if len(styles) == 1 else Line2D([], [], color=lines[0].get_color()))
+    return handles, list(looks)
 
 
 def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None = None, *,

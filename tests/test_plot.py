@@ -30,6 +30,48 @@ def test_training_curves_default_and_chosen_panels():
     matplotlib.pyplot.close("all")
 
 
+def test_training_curves_put_one_legend_under_the_panels():
+    runs = {"plain": _history(), "residual": _history(-0.2)}
+    fig = plot.training_curves(runs)
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert names == ["plain train", "plain validation", "residual train", "residual validation"]
+    fig.canvas.draw()  # the legend lies below every panel, off the curves
+    legend_top = fig.legends[0].get_window_extent().y1
+    assert all(legend_top <= ax.get_tightbbox().y0 + 1 for ax in fig.axes)
+    # a run drawn solid in one panel and dashed in the other is named once, by its colour
+    fig = plot.training_curves(runs, panels=[("train_loss",), ("val_accuracy",)])
+    entries = fig.legends[0].legend_handles
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["plain", "residual"]
+    assert [h.get_linestyle() for h in entries] == ["-", "-"] and entries[0].get_color() == fig.axes[0].lines[0].get_color()
+    fig = plot.training_curves(runs, legend="inside")
+    assert not fig.legends and all(ax.get_legend() is not None for ax in fig.axes)
+    fig = plot.training_curves(runs, legend="none")
+    assert not fig.legends and all(ax.get_legend() is None for ax in fig.axes)
+    _, axes = matplotlib.pyplot.subplots(1, 2)  # the caller's axes: a legend in each by default
+    fig = plot.training_curves(runs, axes=axes)
+    assert not fig.legends and all(ax.get_legend() is not None for ax in fig.axes)
+    with pytest.raises(ValueError, match="legend='inside'"):
+        plot.training_curves(runs, axes=axes, legend="below")
+    with pytest.raises(ValueError, match="'below', 'inside' or 'none'"):
+        plot.training_curves(runs, legend="above")
+    matplotlib.pyplot.close("all")
+
+
+def test_training_curves_mark_whole_epochs_only():
+    one_epoch = History(train_loss=[2.3], train_accuracy=[0.3], val_loss=[2.1], val_accuracy=[0.6])
+    fig = plot.training_curves(one_epoch)
+    assert [list(ax.get_xticks()) for ax in fig.axes] == [[1.0], [1.0]]  # not 0.95, 1.00, 1.05
+    fig = plot.training_curves({"short": one_epoch, "long": _history()})
+    assert list(fig.axes[0].get_xticks()) == [1.0, 2.0]
+    many = History(train_loss=list(np.linspace(2, 1, 30)), train_accuracy=[0.5] * 30)
+    fig = plot.training_curves(many, panels=[("train_loss",)])
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 30]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    matplotlib.pyplot.close("all")
+
+
 def test_training_curves_explains_bad_options():
     with pytest.raises(ValueError, match="unknown curve"):
         plot.training_curves(_history(), panels=[("test_loss",)])
