@@ -139,13 +139,19 @@ def reliability_curve(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> 
     n_bins = _check_bins(n_bins)
     confidence = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
-    # bin b = ceil(conf * n_bins) - 1: right-closed bins (lo, hi], 0 goes to the first bin
-    index = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    return _binned_curve(confidence, correct, n_bins)
+
+
+def _binned_curve(scores: np.ndarray, outcomes: np.ndarray, n_bins: int) -> ReliabilityCurve:
+    """Equal-width bins of ``scores`` in [0, 1]: per bin the mean score, the mean outcome (0/1)
+    and the count; an empty bin's means are NaN."""
+    # bin b = ceil(score * n_bins) - 1: right-closed bins (lo, hi], 0 goes to the first bin
+    index = np.clip(np.ceil(scores * n_bins).astype(int) - 1, 0, n_bins - 1)
     counts = np.bincount(index, minlength=n_bins).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.bincount(index, weights=confidence, minlength=n_bins) / counts
-        accuracy = np.bincount(index, weights=correct, minlength=n_bins) / counts
-    return ReliabilityCurve(np.linspace(0.0, 1.0, n_bins + 1), mean_conf, accuracy, counts)
+        mean_score = np.bincount(index, weights=scores, minlength=n_bins) / counts
+        mean_outcome = np.bincount(index, weights=outcomes, minlength=n_bins) / counts
+    return ReliabilityCurve(np.linspace(0.0, 1.0, n_bins + 1), mean_score, mean_outcome, counts)
 
 
 def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:
@@ -505,13 +511,7 @@ def finding_reliability_curve(probs: ArrayLike, labels: ArrayLike, n_bins: int =
         raise ValueError(f"finding_reliability_curve takes one finding (N,), got {p.shape[1]} columns; "
                          "use reliability_curves_per_finding for (N, F)")
     n_bins = _check_bins(n_bins)
-    p, y = p[:, 0], y[:, 0]
-    index = np.clip(np.ceil(p * n_bins).astype(int) - 1, 0, n_bins - 1)
-    counts = np.bincount(index, minlength=n_bins).astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.bincount(index, weights=p, minlength=n_bins) / counts
-        rate = np.bincount(index, weights=y, minlength=n_bins) / counts
-    return ReliabilityCurve(np.linspace(0.0, 1.0, n_bins + 1), mean_p, rate, counts)
+    return _binned_curve(p[:, 0], y[:, 0].astype(np.float64), n_bins)
 
 
 def reliability_curves_per_finding(probs: ArrayLike, labels: ArrayLike, n_bins: int = 10) -> list[ReliabilityCurve]:
