@@ -53,15 +53,17 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         The matplotlib Figure. Accuracy is plotted in percent.
 
     Raises:
-        ValueError: for an unknown curve name, a panel mixing loss and accuracy, a number of
-            ``axes`` or ``panel_titles`` that differs from the number of panels, an unknown
-            ``legend``, or ``legend="below"`` with ``axes`` given (the figure is the caller's:
-            use ``"inside"`` or draw ``fig.legend`` yourself).
+        ValueError: for a history without epochs, an unknown curve name, a panel mixing loss
+            and accuracy, a number of ``axes`` or ``panel_titles`` that differs from the number
+            of panels, an unknown ``legend``, or ``legend="below"`` with ``axes`` given (the
+            figure is the caller's: use ``"inside"`` or draw ``fig.legend`` yourself).
         TypeError: when ``history`` is neither a History nor a dict of them.
     """
     runs = history if isinstance(history, dict) else {"": history}
     if not runs or not all(isinstance(h, History) for h in runs.values()):
         raise TypeError("history must be a History from fit, or a non-empty dict {label: History}")
+    if all(h.epochs == 0 for h in runs.values()):
+        raise ValueError("history has no epochs to draw (an empty History); pass the one fit returned")
     kinds = []
     for panel in panels:
         unknown = [c for c in panel if c not in CURVES]

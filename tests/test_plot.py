@@ -79,6 +79,8 @@ def test_training_curves_explains_bad_options():
         plot.training_curves(_history(), panels=[("train_loss", "val_accuracy")])
     with pytest.raises(TypeError, match="History"):
         plot.training_curves({"a": [1, 2]})
+    with pytest.raises(ValueError, match="no epochs"):
+        plot.training_curves({"a": History(), "b": History()})
 
 
 def test_image_grid_and_confusion_matrix_return_figures():
