@@ -39,7 +39,8 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
     Args:
         history: one History, or ``{label: History}`` to compare runs on the same axes.
         title: the figure's title.
-        axes: draw into these axes (one per panel) instead of a new figure.
+        axes: draw into these axes (one per panel, in order; a single Axes or a 2-D array
+            from ``plt.subplots`` is fine) instead of a new figure.
         panels: which curves each panel shows, by History field (``train_loss``,
             ``val_loss``, ``train_accuracy``, ``val_accuracy``); one panel mixes losses or
             accuracies, not both. Default: loss, then accuracy, each train and validation.
@@ -53,7 +54,8 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         The matplotlib Figure. Accuracy is plotted in percent.
 
     Raises:
-        ValueError: for a history without epochs, an unknown curve name, a panel mixing loss
+        ValueError: for a history without epochs, an unknown curve name, a panel that no run
+            has a curve for (validation curves of a run fitted without ``val``), a panel mixing loss
             and accuracy, a number of ``axes`` or ``panel_titles`` that differs from the number
             of panels, an unknown ``legend``, or ``legend="below"`` with ``axes`` given (the
             figure is the caller's: use ``"inside"`` or draw ``fig.legend`` yourself).
@@ -73,6 +75,9 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         if len(panel_kinds) != 1:
             raise ValueError(f"panel {tuple(panel)} mixes loss and accuracy: give each its own panel")
         kinds.append(panel_kinds.pop())
+        if not any(len(getattr(h, c)) for h in runs.values() for c in panel):
+            raise ValueError(f"panel {tuple(panel)} would be empty: no run has these curves "
+                             "(validation curves need fit(..., val=...))")
     if panel_titles is not None and len(panel_titles) != len(panels):
         raise ValueError(f"{len(panel_titles)} panel_titles for {len(panels)} panels")
     if legend is None:
@@ -88,7 +93,7 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
                                  squeeze=False, layout="constrained" if legend == "below" else None)
         axes = list(axes[0])
     else:
-        axes = list(np.atleast_1d(axes))
+        axes = list(np.asarray(axes, dtype=object).ravel())  # one Axes, a list, or plt.subplots' 2-D array
         if len(axes) != len(panels):
             raise ValueError(f"{len(axes)} axes for {len(panels)} panels")
         fig = axes[0].figure
@@ -120,11 +125,38 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
     if legend == "below":
         handles, labels = _shared_legend(axes)
         if handles:
-            fig.legend(handles, labels, loc="outside lower center", frameon=False,
-                       ncols=3 if len(labels) % 3 == 0 else min(2, len(labels)))
+            _legend_below(fig, handles, labels)
     elif fig.get_layout_engine() is None:
         fig.tight_layout()
     return fig
+
+
+def _legend_below(fig: plt.Figure, handles: list, labels: list[str]) -> None:
+    """``fig.legend`` under the panels, as few rows as fit the figure's width (long labels
+    wrapped), and the figure made taller by the legend's height so that the panels keep theirs
+    (constrained layout would otherwise squeeze them, to nothing for eight runs or more)."""
+    import math
+    import textwrap
+
+    width = fig.get_figwidth() * fig.dpi
+    n = len(labels)
+    for wrap in (None, 40, 28, 20, 14):
+        shown = labels if wrap is None else [textwrap.fill(label, wrap) for label in labels]
+        fits = []
+        for ncols in range(min(n, 4), 0, -1):
+            box = fig.legend(handles, shown, loc="outside lower center", frameon=False, ncols=ncols)
+            too_wide = box.get_window_extent().width > width
+            box.remove()
+            if not too_wide:
+                fits.append(ncols)
+        if fits:  # the fewest rows, then the fewest columns that give them (balanced rows)
+            rows = min(math.ceil(n / c) for c in fits)
+            ncols = min(c for c in fits if math.ceil(n / c) == rows)
+            break
+    else:
+        ncols = 1
+    box = fig.legend(handles, shown, loc="outside lower center", frameon=False, ncols=ncols)
+    fig.set_figheight(fig.get_figheight() + box.get_window_extent().height / fig.dpi)
 
 
 def _shared_legend(axes: Sequence[plt.Axes]) -> tuple[list, list[str]]:

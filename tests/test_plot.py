@@ -58,6 +58,40 @@ def test_training_curves_put_one_legend_under_the_panels():
     matplotlib.pyplot.close("all")
 
 
+def test_training_curves_keep_a_long_or_crowded_legend_inside_the_figure_and_off_the_panels():
+    # eight runs (16 entries) once squeezed the panels to nothing under constrained layout and the
+    # legend fell over the curves; two long labels ran 268 px past each side of a 540 px figure
+    crowded = {f"crowded run {i}": _history(0.05 * i) for i in range(8)}
+    long = {"a very long label for the plain network with dropout": _history(),
+            "another extremely long label, residual network with batch norm": _history(0.2)}
+    one_run = plot.training_curves(_history(), title="t")
+    one_run.canvas.draw()
+    panel_height = one_run.axes[0].get_window_extent().height
+    for runs in (crowded, long):
+        fig = plot.training_curves(runs, title="t")
+        fig.canvas.draw()
+        box = fig.legends[0].get_window_extent()
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.width, (box, fig.bbox)
+        assert all(box.y1 <= ax.get_tightbbox().y0 + 1 for ax in fig.axes)
+        # the figure grew by the legend instead of shrinking its panels
+        assert all(ax.get_window_extent().height >= 0.9 * panel_height for ax in fig.axes)
+        assert len(fig.legends[0].get_texts()) == 2 * len(runs)
+    matplotlib.pyplot.close("all")
+
+
+def test_training_curves_take_a_2d_array_of_axes_and_refuse_an_empty_panel():
+    _, grid = matplotlib.pyplot.subplots(2, 2)
+    four = [("train_loss",), ("val_loss",), ("train_accuracy",), ("val_accuracy",)]
+    fig = plot.training_curves(_history(), axes=grid, panels=four)
+    assert [len(ax.lines) for ax in fig.axes] == [1, 1, 1, 1]
+    _, row = matplotlib.pyplot.subplots(1, 2, squeeze=False)
+    assert [len(ax.lines) for ax in plot.training_curves(_history(), axes=row).axes] == [2, 2]
+    no_validation = History(train_loss=[1.0, 0.5], train_accuracy=[0.5, 0.8])
+    with pytest.raises(ValueError, match="would be empty.*val="):
+        plot.training_curves({"a": no_validation}, panels=[("train_loss",), ("val_accuracy",)])
+    matplotlib.pyplot.close("all")
+
+
 def test_training_curves_mark_whole_epochs_only():
     one_epoch = History(train_loss=[2.3], train_accuracy=[0.3], val_loss=[2.1], val_accuracy=[0.6])
     fig = plot.training_curves(one_epoch)
