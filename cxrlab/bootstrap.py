@@ -45,7 +45,9 @@ def bootstrap_interval(statistic: Callable[..., float], *arrays: object, cluster
 
     Args:
         statistic: function of the arrays (each indexed along axis 0) returning a finite float;
-            it may raise ValueError on a resample where it is undefined (that resample is skipped).
+            on a resample where it is undefined it may raise ValueError, return NaN or give
+            scikit-learn's UndefinedMetricWarning (that resample is skipped and not counted in
+            ``n_resamples``). Other warnings it gives on resamples are shown once each.
         *arrays: one or more arrays of N rows each (labels, scores, ...).
         clusters: optional length-N patient identifiers; when given, patients are resampled
             (a cluster bootstrap) and the interval's unit is "patients".
@@ -72,7 +74,12 @@ def bootstrap_interval(statistic: Callable[..., float], *arrays: object, cluster
         raise ValueError(f"arrays must be non-empty and of one length, got lengths {[len(a) for a in data]}")
     for i, a in enumerate(data):
         require_finite(a, f"array {i}")
-    estimate = float(statistic(*data))
+    with warnings.catch_warnings(record=True) as caught:  # shown below, and not again for a resample
+        warnings.simplefilter("always")
+        estimate = float(statistic(*data))
+    shown = {(w.category, str(w.message)) for w in caught}
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not np.isfinite(estimate):
         raise ValueError(f"statistic returned {estimate} on the full data; it must be finite")
     rng = np.random.default_rng(seed)
@@ -89,23 +96,33 @@ def bootstrap_interval(statistic: Callable[..., float], *arrays: object, cluster
         groups = np.split(order, bounds)
         n_units, unit = len(groups), "patients"
     values = []
-    # A resample with one class only is expected now and then, and is skipped and counted
-    # (Interval.n_resamples); the warning a metric gives for it (scikit-learn's
-    # UndefinedMetricWarning, NumPy's RuntimeWarning) would only repeat that, once per resample.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(n_resamples):
-            if groups is None:
-                index = rng.integers(0, n, n)
-            else:
-                picks = rng.integers(0, n_units, n_units)
-                index = np.concatenate([groups[p] for p in picks])
+    kept_warnings: dict[tuple, warnings.WarningMessage] = {}  # new ones only, the first of each
+    for _ in range(n_resamples):
+        if groups is None:
+            index = rng.integers(0, n, n)
+        else:
+            picks = rng.integers(0, n_units, n_units)
+            index = np.concatenate([groups[p] for p in picks])
+        # A resample with one class only is expected now and then: it is skipped and counted
+        # (Interval.n_resamples), and the warning the metric gives for it (NumPy's RuntimeWarning
+        # with a NaN, scikit-learn's UndefinedMetricWarning) is dropped rather than repeated once
+        # per resample. A value the metric itself calls undefined (recall_score's 0.0 on a
+        # resample without positives) is skipped too, not averaged into the interval; any other
+        # warning of a kept resample is shown once after the loop.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
                 value = float(statistic(*(a[index] for a in data)))
             except ValueError:
                 continue
-            if np.isfinite(value):
-                values.append(value)
+        if not np.isfinite(value) or any(w.category.__name__ == "UndefinedMetricWarning" for w in caught):
+            continue
+        values.append(value)
+        for w in caught:
+            if (w.category, str(w.message)) not in shown:
+                kept_warnings.setdefault((w.category, str(w.message)), w)
+    for w in kept_warnings.values():
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if len(values) < min(min_resamples, n_resamples):
         raise ValueError(f"only {len(values)} of {n_resamples} resamples gave a defined statistic "
                          f"(need {min(min_resamples, n_resamples)}); there are too few {unit} of some class")

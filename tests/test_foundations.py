@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import recall_score, roc_auc_score
 
 from cxrlab import settings
 from cxrlab._checks import positive_int, probability, require_finite
@@ -67,6 +67,35 @@ def test_probabilities_single_logit_is_sigmoid_not_softmax():
         probabilities(torch.tensor([[0.0, 1.0], [float("nan"), 0.0]]))
     with pytest.raises(ValueError, match="shape"):
         probabilities(torch.zeros(3))
+
+
+def test_bootstrap_skips_what_the_metric_calls_undefined_and_still_shows_other_warnings():
+    # recall_score scores a resample without positives 0.0 with an UndefinedMetricWarning; with
+    # the warnings silenced those zeros went into the interval unseen (50 of 400 resamples here)
+    y = np.zeros(20, dtype=int)
+    y[[3, 11]] = 1
+    predicted = np.zeros(20, dtype=int)
+    predicted[[3, 5]] = 1
+
+    def recall_or_raise(labels, predictions):
+        if labels.sum() == 0:
+            raise ValueError("no positives")
+        return recall_score(labels, predictions)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        by_warning = bootstrap_interval(recall_score, y, predicted, n_resamples=400)
+    assert by_warning == bootstrap_interval(recall_or_raise, y, predicted, n_resamples=400)
+    assert by_warning.n_resamples < 400
+
+    def mean_with_a_rare_warning(scores):  # warns on some resamples only, never on the full data
+        if scores.mean() > 0.6:
+            warnings.warn("mean above 0.6: check the scores", UserWarning)
+        return float(scores.mean())
+
+    with pytest.warns(UserWarning, match="above 0.6") as shown:
+        bootstrap_interval(mean_with_a_rare_warning, np.linspace(0, 1, 11), n_resamples=200)
+    assert len(shown) == 1  # once, not once per resample
 
 
 def test_cluster_bootstrap_resamples_patients():
