@@ -145,13 +145,16 @@ def reliability_curve(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> 
 def _binned_curve(scores: np.ndarray, outcomes: np.ndarray, n_bins: int) -> ReliabilityCurve:
     """Equal-width bins of ``scores`` in [0, 1]: per bin the mean score, the mean outcome (0/1)
     and the count; an empty bin's means are NaN."""
-    # bin b = ceil(score * n_bins) - 1: right-closed bins (lo, hi], 0 goes to the first bin
-    index = np.clip(np.ceil(scores * n_bins).astype(int) - 1, 0, n_bins - 1)
+    # right-closed bins (lo, hi], 0 goes to the first: bin b = how many inner edges lie below the
+    # score, counted against the very edges returned (ceil(score * n_bins) - 1 put a score equal
+    # to linspace's edge 0.30000000000000004 of 10 bins into (0.3, 0.4])
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.searchsorted(edges[1:-1], scores, side="left")
     counts = np.bincount(index, minlength=n_bins).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_score = np.bincount(index, weights=scores, minlength=n_bins) / counts
         mean_outcome = np.bincount(index, weights=outcomes, minlength=n_bins) / counts
-    return ReliabilityCurve(np.linspace(0.0, 1.0, n_bins + 1), mean_score, mean_outcome, counts)
+    return ReliabilityCurve(edges, mean_score, mean_outcome, counts)
 
 
 def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:

@@ -10,6 +10,7 @@ from cxrlab.calibrate import (
     bootstrap_ci,
     brier_score,
     expected_calibration_error,
+    finding_reliability_curve,
     fit_temperature,
     negative_log_likelihood,
     reliability_curve,
@@ -24,6 +25,25 @@ def test_ece_hand_computed_two_bins():
     assert expected_calibration_error(probs, labels, n_bins=2) == pytest.approx(0.25)
     # ten bins: bin (0.8, 0.9]: acc 0.5, conf 0.9; bin (0.5, 0.6]: acc 0.5, conf 0.6
     assert expected_calibration_error(probs, labels, n_bins=10) == pytest.approx(0.5 * 0.4 + 0.5 * 0.1)
+
+
+def test_reliability_bins_are_right_closed_at_the_edges_they_return():
+    # hand count for 5 bins: 0 joins the first bin, an edge belongs to the bin it closes
+    scores = np.array([0.0, 0.2, 0.2000001, 0.4, 0.5, 0.6, 0.8, 1.0, 1.0])
+    outcome = np.array([0, 0, 1, 1, 0, 1, 1, 1, 0])
+    curve = finding_reliability_curve(scores, outcome, n_bins=5)
+    assert curve.counts.tolist() == [2, 2, 2, 1, 2]
+    np.testing.assert_allclose(curve.confidence, [0.1, 0.30000005, 0.55, 0.8, 1.0])
+    np.testing.assert_allclose(curve.accuracy, [0.0, 1.0, 0.5, 1.0, 0.5])
+    top = reliability_curve(np.array([[1.0, 0.0], [0.5, 0.5], [0.3, 0.7], [0.4, 0.6]]), np.array([0, 1, 1, 0]), 5)
+    assert top.counts.tolist() == [0, 0, 2, 1, 1] and top.accuracy[2:].tolist() == [0.0, 1.0, 1.0]
+    # a score equal to a returned edge lies in the bin that edge closes (0.30000000000000004,
+    # 0.6000000000000001 and 0.7000000000000001 of 10 bins went one bin up: ceil(score * 10) - 1)
+    for n_bins in (10, 20):
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        for b in range(n_bins):
+            curve = finding_reliability_curve(np.array([edges[b + 1]]), np.array([1]), n_bins=n_bins)
+            assert curve.counts[b] == 1, (n_bins, edges[b + 1], np.flatnonzero(curve.counts))
 
 
 def test_ece_three_classes_known_value():
