@@ -45,9 +45,10 @@ def _executed_by_the_book_build(request, path: Path):
         return None
     if not any(item.get_closest_marker("book") for item in request.session.items):
         return None
-    build, _ = request.getfixturevalue("smoke_book_attempt")  # tests/conftest.py
+    build, failure = request.getfixturevalue("smoke_book_attempt")  # tests/conftest.py
     executed = build / "jupyter_execute" / "book" / path.name
-    assert executed.is_file(), f"{path.name}: the smoke build of the book wrote no executed copy ({executed})"
+    assert executed.is_file(), f"{path.name}: the smoke build of the book wrote no executed copy " \
+        f"({executed})" + (f"; {failure}" if failure else "")
     return nbformat.read(executed, as_version=4)
 
 
