@@ -122,7 +122,7 @@ def _relative(file: str | None) -> str:
         return path.name
 
 
-def glue_all(prefix: str, mapping: Mapping[str, Any], *, display: bool = False) -> Mapping[str, Any]:
+def glue_all(prefix: str, mapping: Mapping[str, Any], *, display: bool = False) -> None:
     """Glue every value of ``mapping`` under the name ``f"{prefix}_{key}"`` (myst-nb's ``glue``).
 
     Args:
@@ -131,10 +131,12 @@ def glue_all(prefix: str, mapping: Mapping[str, Any], *, display: bool = False) 
         display: also show each value in the cell's output (default: glue silently).
 
     Returns:
-        ``mapping``, unchanged, so a cell can glue and then display a table of it.
+        None, so that a cell ending in ``glue_all(...)`` prints nothing in JupyterLab (it
+        returned the mapping once, and such a cell showed the whole dict to the student).
 
     Raises:
-        ValueError: for an empty ``prefix`` or a key that is not a non-empty identifier-like string.
+        ValueError: for an empty ``prefix`` or a key that is not a non-empty identifier-like
+            string; nothing is glued then.
     """
     from myst_nb import glue
 
@@ -145,7 +147,6 @@ def glue_all(prefix: str, mapping: Mapping[str, Any], *, display: bool = False) 
             raise ValueError(f"glue keys must be names made of letters, digits and '_', got {key!r}")
     for key, value in mapping.items():
         glue(f"{prefix}_{key}", value, display=display)
-    return mapping
 
 
 __all__ = ["Source", "glue_all", "show"]

@@ -39,12 +39,14 @@ def test_glue_all_prefixes_every_key(monkeypatch):
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, (value, display)))
     values = {"accuracy": 0.9, "n_train": 100}
-    assert book.glue_all("ch01", values) is values
+    assert book.glue_all("ch01", values) is None  # a cell ending in it shows nothing more
     assert glued == {"ch01_accuracy": (0.9, False), "ch01_n_train": (100, False)}
+    glued.clear()
     with pytest.raises(ValueError, match="prefix"):
         book.glue_all("", values)
     with pytest.raises(ValueError, match="glue keys"):
-        book.glue_all("ch01", {"bad key": 1})
+        book.glue_all("ch01", {"fine": 1, "bad key": 2})
+    assert glued == {}  # checked before anything is glued
 
 
 def test_show_can_leave_docstrings_out():
