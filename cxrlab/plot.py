@@ -14,6 +14,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .figures import MIN_FONT_PT, PAGE_WIDTH, PALETTE, figure_size, series_color
 from .train import History
@@ -34,7 +35,8 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
 
     A run keeps its colour in every figure of the chapter (``cxrlab.figures.series_color``); the
     figure fits the page's column (``cxrlab.figures.figure_size``). The epoch axis has whole
-    epochs only (a one-epoch run shows one tick, 1, not 0.95 ... 1.05).
+    epochs only (a one-epoch run shows one tick, 1, not 0.95 ... 1.05): every epoch up to 8,
+    at most about 6 ticks beyond.
 
     Args:
         history: one History, or ``{label: History}`` to compare runs on the same axes.
@@ -115,11 +117,11 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         if legend == "inside":
             ax.legend(frameon=False)
         most = max(h.epochs for h in runs.values())
-        if 1 <= most <= 12:
+        if most <= 8:  # every epoch its tick; beyond 8, a half-width panel ran "10 11 12" together
             ax.set_xticks(range(1, most + 1))
-            ax.set_xlim(0.5, most + 0.5)
         else:
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.set_xlim(0.5, most + 0.5)
     if title:
         fig.suptitle(title)
     if legend == "below":
