@@ -9,6 +9,8 @@ chapter calls ``plt.show()``).
 
 from __future__ import annotations
 
+import math
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -99,6 +101,7 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         if len(axes) != len(panels):
             raise ValueError(f"{len(axes)} axes for {len(panels)} panels")
         fig = axes[0].figure
+    most = max(h.epochs for h in runs.values())  # the epoch axis every panel shares
     for ax, panel, kind, index in zip(axes, panels, kinds, range(len(panels))):
         for i, (label, h) in enumerate(runs.items()):
             epochs = np.arange(1, h.epochs + 1)
@@ -116,7 +119,6 @@ def training_curves(history: History | dict[str, History], *, title: str | None 
         ax.grid(alpha=0.3)
         if legend == "inside":
             ax.legend(frameon=False)
-        most = max(h.epochs for h in runs.values())
         if most <= 8:  # every epoch its tick; beyond 8, a half-width panel ran "10 11 12" together
             ax.set_xticks(range(1, most + 1))
         else:
@@ -137,9 +139,6 @@ def _legend_below(fig: plt.Figure, handles: list, labels: list[str]) -> None:
     """``fig.legend`` under the panels, as few rows as fit the figure's width (long labels
     wrapped), and the figure made taller by the legend's height so that the panels keep theirs
     (constrained layout would otherwise squeeze them, to nothing for eight runs or more)."""
-    import math
-    import textwrap
-
     width = fig.get_figwidth() * fig.dpi
     n = len(labels)
     for wrap in (None, 40, 28, 20, 14):
