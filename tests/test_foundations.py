@@ -124,7 +124,6 @@ def test_cluster_bootstrap_resamples_patients():
 
 def test_progress_bars_fall_back_to_text_without_ipywidgets_and_without_a_warning(monkeypatch):
     import importlib.util
-    import warnings
 
     import tqdm.std
 
