@@ -89,7 +89,10 @@ def test_every_corpus_file_loads_or_is_refused_clearly_and_deidentifies_without_
         out = tmp_path / f"{index}.dcm"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dicom.deidentify(path, out)
+            # a fixed secret makes the new UIDs and pseudonyms repeatable: with a random one, a
+            # short PHI value (StudyID "4900") now and then turned up by chance inside a fresh
+            # 39-digit UID (2.25.2198...4900...), about once in 200 runs for that file
+            dicom.deidentify(path, out, dicom.DeidSession(b"corpus-test-secret-0123"))
         found = dicom.find_values(out, phi)
         if found:
             leaks[name] = found
